@@ -1,0 +1,97 @@
+# dgb_openssl.m4 - locate OpenSSL and detect what it offers.
+#
+# DGB_OPENSSL
+#   --with-openssl=PREFIX builds against the OpenSSL installed in PREFIX:
+#   its pkg-config files are searched first, and an rpath to its library
+#   directory is added so that the tools and tests run against it without
+#   LD_LIBRARY_PATH.  Without it, the system OpenSSL is found by pkg-config.
+#   Sets CRYPTO_CFLAGS, CRYPTO_LIBS, SSL_CFLAGS, SSL_LIBS, OPENSSL_BIN,
+#   OPENSSL_LIBDIR, OPENSSL_MODVERSION and dgb_openssl_prefix.
+AC_DEFUN([DGB_OPENSSL], [
+AC_ARG_WITH([openssl],
+	[AS_HELP_STRING([--with-openssl=PREFIX],
+		[build against the OpenSSL 3 installed in PREFIX (default: the system one)])],
+	[], [with_openssl=system])
+
+AS_CASE([$with_openssl],
+	[system|yes|""], [dgb_openssl_prefix=],
+	[no], [AC_MSG_ERROR([dgrambatch is an OpenSSL module; --without-openssl makes no sense])],
+	[dgb_openssl_prefix=$with_openssl])
+
+AS_IF([test -n "$dgb_openssl_prefix"], [
+	AS_IF([test -d "$dgb_openssl_prefix"], [],
+		[AC_MSG_ERROR([--with-openssl: $dgb_openssl_prefix is not a directory])])
+	dgb_openssl_pcdir=
+	for d in "$dgb_openssl_prefix/lib/pkgconfig" "$dgb_openssl_prefix/lib64/pkgconfig"; do
+		AS_IF([test -f "$d/libcrypto.pc"], [dgb_openssl_pcdir=$d; break])
+	done
+	AS_IF([test -z "$dgb_openssl_pcdir"],
+		[AC_MSG_ERROR([no libcrypto.pc under $dgb_openssl_prefix/lib or lib64])])
+	PKG_CONFIG_PATH="$dgb_openssl_pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+	export PKG_CONFIG_PATH
+])
+
+PKG_CHECK_MODULES([CRYPTO], [libcrypto >= 3.0], [],
+	[AC_MSG_ERROR([OpenSSL 3.0 or later is required (libcrypto.pc not found or too old): $CRYPTO_PKG_ERRORS])])
+PKG_CHECK_MODULES([SSL], [libssl >= 3.0], [],
+	[AC_MSG_ERROR([libssl 3.0 or later is required: $SSL_PKG_ERRORS])])
+OPENSSL_MODVERSION=`$PKG_CONFIG --modversion libcrypto`
+PKG_CHECK_VAR([OPENSSL_LIBDIR], [libcrypto], [libdir])
+
+AS_IF([test -n "$dgb_openssl_prefix"], [
+	# A private OpenSSL must be the one the tools and tests find at run time.
+	CRYPTO_LIBS="-Wl,-rpath,$OPENSSL_LIBDIR $CRYPTO_LIBS"
+	SSL_LIBS="-Wl,-rpath,$OPENSSL_LIBDIR $SSL_LIBS"
+	AC_PATH_PROG([OPENSSL_BIN], [openssl], [], [$dgb_openssl_prefix/bin])
+	# Its openssl command may have no rpath of its own.
+	OPENSSL_RUN_LIBDIR=$OPENSSL_LIBDIR
+], [
+	OPENSSL_RUN_LIBDIR=
+	AC_PATH_PROG([OPENSSL_BIN], [openssl])
+])
+AS_IF([test -z "$OPENSSL_BIN"],
+	[AC_MSG_WARN([no openssl command found; the tests that run it will be skipped])])
+
+# The headers must agree with the library pkg-config found.
+dgb_save_CPPFLAGS=$CPPFLAGS
+CPPFLAGS="$CPPFLAGS $CRYPTO_CFLAGS"
+AC_CHECK_HEADERS([openssl/core_dispatch.h openssl/bio.h], [],
+	[AC_MSG_ERROR([OpenSSL 3 headers not found (install libssl-dev)])])
+AC_COMPUTE_INT([dgb_openssl_major], [OPENSSL_VERSION_MAJOR], [#include <openssl/opensslv.h>],
+	[AC_MSG_ERROR([cannot read OPENSSL_VERSION_MAJOR from the headers])])
+AS_IF([test "$dgb_openssl_major" -lt 3],
+	[AC_MSG_ERROR([the OpenSSL headers are version $dgb_openssl_major; 3.0 or later is required])])
+CPPFLAGS=$dgb_save_CPPFLAGS
+
+AC_SUBST([OPENSSL_BIN])
+AC_SUBST([OPENSSL_LIBDIR])
+AC_SUBST([OPENSSL_RUN_LIBDIR])
+AC_SUBST([OPENSSL_MODVERSION])
+])
+
+# DGB_OPENSSL_FEATURES
+#   Functions that appeared after 3.0.  Each found one defines HAVE_<NAME>,
+#   and the result is kept in dgb_have_<name> for the summary.
+AC_DEFUN([DGB_OPENSSL_FEATURES], [
+dgb_save_CFLAGS=$CFLAGS
+dgb_save_LIBS=$LIBS
+CFLAGS="$CFLAGS $CRYPTO_CFLAGS"
+LIBS="$CRYPTO_LIBS $LIBS"
+AC_CHECK_FUNCS([BIO_meth_set_sendmmsg BIO_meth_set_recvmmsg BIO_err_is_non_fatal])
+CFLAGS=$dgb_save_CFLAGS
+LIBS=$dgb_save_LIBS
+])
+
+# DGB_MODULESDIR
+#   Where OpenSSL looks for modules: libcrypto's own modulesdir variable,
+#   else $libdir/ossl-modules; --with-modulesdir overrides both.
+AC_DEFUN([DGB_MODULESDIR], [
+AC_ARG_WITH([modulesdir],
+	[AS_HELP_STRING([--with-modulesdir=DIR],
+		[install the provider module in DIR (default: libcrypto's modulesdir)])],
+	[modulesdir=$withval], [
+	PKG_CHECK_VAR([modulesdir], [libcrypto], [modulesdir])
+	AS_IF([test -z "$modulesdir"], [modulesdir='${libdir}/ossl-modules'])
+])
+AC_SUBST([modulesdir])
+])

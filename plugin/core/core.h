@@ -1,0 +1,80 @@
+/*
+ * core.h - the batched-syscall core.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The core moves datagrams between message vectors and a socket.  It knows
+ * sockets, not BIOs: the registration glue translates OpenSSL's structures
+ * into msghdr/mmsghdr and the core's results back into OpenSSL's errors.
+ *
+ * Every function returns a count (of messages or bytes) or a negative errno;
+ * errno itself is left as the syscall set it.  EINTR is not retried here: a
+ * datagram BIO reports it as a retryable condition, and programs that use
+ * signals to cut a blocking read short rely on that.
+ */
+#ifndef DGB_CORE_H
+#define DGB_CORE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+/* Most messages one sendmmsg/recvmmsg call takes (the kernel's UIO_MAXIOV). */
+#define DGB_MAX_BATCH 1024
+
+/* How an errno from a socket call is to be treated. */
+enum dgb_errclass {
+	/* Nothing was wrong with the socket; try again (EAGAIN, EINTR, ENOBUFS). */
+	DGB_ERR_TRANSIENT,
+	/*
+	 * An ICMP message earlier made the kernel queue this error on the
+	 * socket (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ...).  Anyone on the
+	 * path can forge ICMP, so it must not be allowed to kill a connection.
+	 */
+	DGB_ERR_ICMP,
+	/* The socket or the arguments are unusable. */
+	DGB_ERR_FATAL,
+};
+
+enum dgb_errclass dgb_errclass(int err);
+
+/*
+ * Process-wide totals, updated with relaxed atomics on every call; they are
+ * the module's only mutable global state besides the probe cache.
+ */
+struct dgb_counters {
+	atomic_uint_least64_t tx_datagrams;
+	atomic_uint_least64_t rx_datagrams;
+	atomic_uint_least64_t tx_bytes;
+	atomic_uint_least64_t rx_bytes;
+	atomic_uint_least64_t tx_syscalls;
+	atomic_uint_least64_t rx_syscalls;
+	atomic_uint_least64_t icmp_errors;
+};
+
+extern struct dgb_counters dgb_counters;
+
+static inline uint64_t dgb_counter_get(atomic_uint_least64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* One datagram; returns the bytes moved or -errno. */
+ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags);
+
+/*
+ * Up to n datagrams (n <= DGB_MAX_BATCH) with sendmmsg(2)/recvmmsg(2), or a
+ * sendmsg/recvmsg loop with the same results where those are missing from
+ * the build, absent from the kernel (ENOSYS) or disabled for testing.
+ * Returns the number of messages processed, each with msg_len set, or
+ * -errno when none was.  As with sendmmsg(2), an error after the first
+ * message ends the batch and is not reported: the caller resumes from the
+ * first unprocessed message and meets the error then, if it persists.
+ */
+int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+
+#endif /* DGB_CORE_H */

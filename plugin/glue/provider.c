@@ -1,0 +1,133 @@
+/*
+ * provider.c - the OpenSSL provider entry point of dgrambatch.so.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * dgrambatch offers no algorithms.  OpenSSL loads it like any provider, by
+ * name from its modules directory or from a config file; what it provides
+ * is reached through its parameters: the BIO_METHOD of the module's
+ * datagram BIO and the counters of what that BIO moved.
+ */
+#include "config.h"
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+#include <openssl/params.h>
+
+#include "dgrambatch.h"
+#include "core/core.h"
+#include "glue.h"
+
+struct dgb_provctx {
+	const OSSL_CORE_HANDLE *handle;
+	BIO_METHOD *method;
+};
+
+#define BUILDINFO PACKAGE_STRING " (built with " OPENSSL_VERSION_TEXT ")"
+
+static const OSSL_PARAM gettable[] = {
+	OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, NULL, 0),
+	OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, NULL, 0),
+	OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
+	OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
+	OSSL_PARAM_octet_ptr(DGB_PARAM_BIO_METHOD, NULL, 0),
+	OSSL_PARAM_uint64(DGB_PARAM_TX_DATAGRAMS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_RX_DATAGRAMS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_TX_BYTES, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_RX_BYTES, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_TX_SYSCALLS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_RX_SYSCALLS, NULL),
+	OSSL_PARAM_END
+};
+
+static const OSSL_PARAM *dgb_gettable_params(void *provctx)
+{
+	return gettable;
+}
+
+static int set_utf8(OSSL_PARAM *params, const char *key, const char *val)
+{
+	OSSL_PARAM *p = OSSL_PARAM_locate(params, key);
+
+	return p == NULL || OSSL_PARAM_set_utf8_ptr(p, val);
+}
+
+static int set_counter(OSSL_PARAM *params, const char *key, atomic_uint_least64_t *c)
+{
+	OSSL_PARAM *p = OSSL_PARAM_locate(params, key);
+
+	return p == NULL || OSSL_PARAM_set_uint64(p, dgb_counter_get(c));
+}
+
+static int dgb_get_params(void *provctx, OSSL_PARAM params[])
+{
+	struct dgb_provctx *ctx = provctx;
+	OSSL_PARAM *p;
+
+	if (!set_utf8(params, OSSL_PROV_PARAM_NAME, DGB_PROVIDER_NAME) ||
+	    !set_utf8(params, OSSL_PROV_PARAM_VERSION, PACKAGE_VERSION) ||
+	    !set_utf8(params, OSSL_PROV_PARAM_BUILDINFO, BUILDINFO))
+		return 0;
+	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+	if (p != NULL && !OSSL_PARAM_set_int(p, ctx->method != NULL))
+		return 0;
+	p = OSSL_PARAM_locate(params, DGB_PARAM_BIO_METHOD);
+	if (p != NULL && !OSSL_PARAM_set_octet_ptr(p, ctx->method, 0))
+		return 0;
+	return set_counter(params, DGB_PARAM_TX_DATAGRAMS, &dgb_counters.tx_datagrams) &&
+	       set_counter(params, DGB_PARAM_RX_DATAGRAMS, &dgb_counters.rx_datagrams) &&
+	       set_counter(params, DGB_PARAM_TX_BYTES, &dgb_counters.tx_bytes) &&
+	       set_counter(params, DGB_PARAM_RX_BYTES, &dgb_counters.rx_bytes) &&
+	       set_counter(params, DGB_PARAM_TX_SYSCALLS, &dgb_counters.tx_syscalls) &&
+	       set_counter(params, DGB_PARAM_RX_SYSCALLS, &dgb_counters.rx_syscalls);
+}
+
+/* No operations: dgrambatch supplies a BIO, not algorithms. */
+static const OSSL_ALGORITHM *dgb_query_operation(void *provctx, int operation_id,
+						 int *no_cache)
+{
+	*no_cache = 0;
+	return NULL;
+}
+
+static void dgb_teardown(void *provctx)
+{
+	struct dgb_provctx *ctx = provctx;
+
+	BIO_meth_free(ctx->method);
+	OPENSSL_free(ctx);
+}
+
+static const OSSL_DISPATCH dgb_dispatch[] = {
+	{ OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))dgb_teardown },
+	{ OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))dgb_gettable_params },
+	{ OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))dgb_get_params },
+	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))dgb_query_operation },
+	{ 0, NULL }
+};
+
+DGB_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
+				  const OSSL_DISPATCH *in,
+				  const OSSL_DISPATCH **out, void **provctx)
+{
+	struct dgb_provctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
+
+	if (ctx == NULL)
+		goto err1;
+	ctx->handle = handle;
+	ctx->method = dgb_bio_method_new();
+	if (ctx->method == NULL)
+		goto err2;
+	*out = dgb_dispatch;
+	*provctx = ctx;
+	return 1;
+
+err2:
+	OPENSSL_free(ctx);
+err1:
+	return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * test_provider.c - OpenSSL loads the module as the provider "dgrambatch".
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The module under test is the one just built: OPENSSL_MODULES points at
+ * .libs and DGB_MODULE names the file (see AM_TESTS_ENVIRONMENT).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+
+#include "dgrambatch.h"
+#include "testutil.h"
+
+static OSSL_LIB_CTX *libctx;
+static OSSL_PROVIDER *prov;
+
+static void setup(void)
+{
+	ck_assert_msg(getenv("OPENSSL_MODULES") != NULL, "run through make check");
+	libctx = OSSL_LIB_CTX_new();
+	ck_assert_ptr_nonnull(libctx);
+	prov = OSSL_PROVIDER_load(libctx, DGB_PROVIDER_NAME);
+	if (prov == NULL)
+		ERR_print_errors_fp(stderr);
+	ck_assert_ptr_nonnull(prov);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(OSSL_PROVIDER_unload(prov), 1);
+	OSSL_LIB_CTX_free(libctx);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+}
+
+START_TEST(test_standard_params)
+{
+	const char *name = NULL, *version = NULL, *buildinfo = NULL;
+	int status = -1;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_utf8_ptr("name", &name, 0),
+		OSSL_PARAM_utf8_ptr("version", &version, 0),
+		OSSL_PARAM_utf8_ptr("buildinfo", &buildinfo, 0),
+		OSSL_PARAM_int("status", &status),
+		OSSL_PARAM_END
+	};
+
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(prov, p), 1);
+	ck_assert_str_eq(name, "dgrambatch");
+	ck_assert_str_eq(version, PACKAGE_VERSION);
+	ck_assert_str_eq(version, DGB_VERSION_STR);
+	ck_assert_ptr_nonnull(strstr(buildinfo, PACKAGE_VERSION));
+	ck_assert_ptr_nonnull(strstr(buildinfo, "OpenSSL 3."));
+	ck_assert_int_eq(status, 1);
+	ck_assert_str_eq(OSSL_PROVIDER_get0_name(prov), "dgrambatch");
+	ck_assert_int_eq(OSSL_PROVIDER_self_test(prov), 1);
+}
+END_TEST
+
+START_TEST(test_gettable_params)
+{
+	const OSSL_PARAM *g = OSSL_PROVIDER_gettable_params(prov);
+	const char *want[] = { "name", "version", "buildinfo", "status",
+			       DGB_PARAM_BIO_METHOD, DGB_PARAM_TX_DATAGRAMS,
+			       DGB_PARAM_RX_DATAGRAMS, DGB_PARAM_TX_BYTES,
+			       DGB_PARAM_RX_BYTES, DGB_PARAM_TX_SYSCALLS,
+			       DGB_PARAM_RX_SYSCALLS };
+
+	ck_assert_ptr_nonnull(g);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(OSSL_PARAM_locate_const(g, want[i]) != NULL, "%s not gettable", want[i]);
+}
+END_TEST
+
+/* The provider offers no algorithms: fetching from it finds nothing. */
+START_TEST(test_no_algorithms)
+{
+	EVP_MD *md = EVP_MD_fetch(libctx, "SHA256", "provider=dgrambatch");
+
+	ck_assert_ptr_null(md);
+	ERR_clear_error();
+}
+END_TEST
+
+static uint64_t counter(const char *key)
+{
+	uint64_t v = UINT64_MAX;
+	OSSL_PARAM p[] = { OSSL_PARAM_uint64(key, &v), OSSL_PARAM_END };
+
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(prov, p), 1);
+	ck_assert(OSSL_PARAM_modified(p));
+	return v;
+}
+
+static BIO *module_bio(const BIO_METHOD *m, int fd, const union tu_addr *peer)
+{
+	BIO *b = BIO_new(m);
+	BIO_ADDR *ap = BIO_ADDR_new();
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(ap);
+	ck_assert_int_eq(BIO_get_init(b), 0);
+	ck_assert_int_eq(BIO_set_fd(b, fd, BIO_CLOSE), 1);
+	ck_assert_int_eq(BIO_get_init(b), 1);
+	ck_assert_int_eq(BIO_get_fd(b, NULL), fd);
+	ck_assert_int_eq(BIO_ADDR_rawmake(ap, AF_INET, &peer->sin.sin_addr,
+					  sizeof(peer->sin.sin_addr), peer->sin.sin_port), 1);
+	ck_assert_int_eq(BIO_dgram_set_peer(b, ap), 1);
+	BIO_ADDR_free(ap);
+	return b;
+}
+
+/*
+ * The BIO_METHOD handed out through the provider parameter is a datagram
+ * BIO that carries real datagrams, and the module counts them.
+ */
+START_TEST(test_bio_method_param)
+{
+	const BIO_METHOD *m = DGB_provider_bio_method(prov);
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba, *bb;
+	char in[32];
+	uint64_t tx0 = counter(DGB_PARAM_TX_DATAGRAMS), rx0 = counter(DGB_PARAM_RX_DATAGRAMS);
+	uint64_t txb0 = counter(DGB_PARAM_TX_BYTES);
+
+	ck_assert_ptr_nonnull(m);
+	ba = module_bio(m, fa, &b);
+	bb = module_bio(m, fb, &a);
+	ck_assert_int_eq(BIO_method_type(ba), BIO_TYPE_DGRAM);
+	ck_assert_str_eq(BIO_method_name(ba), "dgrambatch datagram socket");
+	ck_assert_int_eq(BIO_write(ba, "hello", 5), 5);
+	ck_assert_int_eq(BIO_puts(ba, "world!"), 6);
+	ck_assert_int_eq(BIO_read(bb, in, sizeof(in)), 5);
+	ck_assert_mem_eq(in, "hello", 5);
+	ck_assert_int_eq(BIO_read(bb, in, sizeof(in)), 6);
+	ck_assert_mem_eq(in, "world!", 6);
+	ck_assert_uint_eq(counter(DGB_PARAM_TX_DATAGRAMS) - tx0, 2);
+	ck_assert_uint_eq(counter(DGB_PARAM_RX_DATAGRAMS) - rx0, 2);
+	ck_assert_uint_eq(counter(DGB_PARAM_TX_BYTES) - txb0, 11);
+	BIO_free(ba);
+	BIO_free(bb);
+}
+END_TEST
+
+/* The helper refuses providers that are not dgrambatch. */
+START_TEST(test_bio_method_other_provider)
+{
+	OSSL_PROVIDER *def = OSSL_PROVIDER_load(libctx, "default");
+
+	ck_assert_ptr_nonnull(def);
+	ck_assert_ptr_null(DGB_provider_bio_method(def));
+	ck_assert_ptr_null(DGB_provider_bio_method(NULL));
+	ERR_clear_error();
+	OSSL_PROVIDER_unload(def);
+}
+END_TEST
+
+/*
+ * Loaded from a config file next to the default provider: dgrambatch is
+ * active and digests still work through the default provider.
+ */
+START_TEST(test_config_route)
+{
+	const char *module = getenv("DGB_MODULE");
+	char path[] = "/tmp/dgb-cnf-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	EVP_MD *md;
+	unsigned char out[32];
+	unsigned int outlen = 0;
+
+	ck_assert_ptr_nonnull(module);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"openssl_conf = openssl_init\n"
+		"[openssl_init]\nproviders = provider_sect\n"
+		"[provider_sect]\ndefault = default_sect\ndgrambatch = dgrambatch_sect\n"
+		"[default_sect]\nactivate = 1\n"
+		"[dgrambatch_sect]\nmodule = %s\nactivate = 1\n", module);
+	fclose(f);
+
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, "dgrambatch"), 1);
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, "default"), 1);
+	md = EVP_MD_fetch(ctx, "SHA256", NULL);
+	ck_assert_ptr_nonnull(md);
+	ck_assert_int_eq(EVP_Digest("abc", 3, out, &outlen, md, NULL), 1);
+	ck_assert_uint_eq(outlen, 32);
+	ck_assert_uint_eq(out[0], 0xba);
+	ck_assert_uint_eq(out[31], 0xad);
+	EVP_MD_free(md);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+/* Loading twice and unloading in any order leaves nothing behind (ASan). */
+START_TEST(test_load_unload)
+{
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	OSSL_PROVIDER *p1 = OSSL_PROVIDER_load(ctx, DGB_PROVIDER_NAME);
+	OSSL_PROVIDER *p2 = OSSL_PROVIDER_load(ctx, DGB_PROVIDER_NAME);
+
+	ck_assert_ptr_nonnull(p1);
+	ck_assert_ptr_eq(p1, p2);
+	ck_assert_ptr_nonnull(DGB_provider_bio_method(p1));
+	ck_assert_int_eq(OSSL_PROVIDER_unload(p1), 1);
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, DGB_PROVIDER_NAME), 1);
+	ck_assert_int_eq(OSSL_PROVIDER_unload(p2), 1);
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, DGB_PROVIDER_NAME), 0);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+Suite *suite_provider(void)
+{
+	Suite *s = suite_create("provider");
+	TCase *tc = tcase_create("load");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_standard_params);
+	tcase_add_test(tc, test_gettable_params);
+	tcase_add_test(tc, test_no_algorithms);
+	tcase_add_test(tc, test_bio_method_param);
+	tcase_add_test(tc, test_bio_method_other_provider);
+	tcase_add_test(tc, test_config_route);
+	tcase_add_test(tc, test_load_unload);
+	suite_add_tcase(s, tc);
+	return s;
+}
