@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "probe/probe.h"
@@ -50,6 +51,18 @@ static int fail(int err)
 ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t r = sendmsg(fd, msg, flags);
+
+	COUNT(tx_syscalls, 1);
+	if (r < 0)
+		return fail(errno);
+	COUNT(tx_datagrams, 1);
+	COUNT(tx_bytes, (uint64_t)r);
+	return r;
+}
+
+ssize_t dgb_write1(int fd, const void *buf, size_t len)
+{
+	ssize_t r = write(fd, buf, len);
 
 	COUNT(tx_syscalls, 1);
 	if (r < 0)

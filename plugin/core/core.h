@@ -63,6 +63,11 @@ static inline uint64_t dgb_counter_get(atomic_uint_least64_t *c)
 
 /* One datagram; returns the bytes moved or -errno. */
 ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags);
+/*
+ * One datagram on a connected socket with write(2), which, unlike send(2),
+ * also works on descriptors that are not sockets, as BIO_s_datagram does.
+ */
+ssize_t dgb_write1(int fd, const void *buf, size_t len);
 ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /*
