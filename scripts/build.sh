@@ -14,6 +14,10 @@ if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] ||
 	[ "$top/Makefile.am" -nt "$top/Makefile.in" ]; then
 	(cd "$top" && autoreconf -fi >&2)
 fi
+if [ -f "$top/config.status" ]; then
+	echo "build.sh: $top was configured in place; run 'make distclean' there first" >&2
+	exit 1
+fi
 mkdir -p "$dir"
 cd "$dir"
 "$top/configure" "$@" >configure.out 2>&1 || { cat configure.out >&2; exit 1; }

@@ -32,6 +32,11 @@ cached_ok() {
 		grep -q '^OpenSSL 3\.5\.'
 }
 
+# One build at a time per cache: a second run waits, then finds the cache.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
 if cached_ok; then
 	log "reusing $prefix ($(LD_LIBRARY_PATH=$prefix/lib "$prefix/bin/openssl" version))"
 	echo "$prefix"
@@ -71,24 +76,31 @@ command -v apt-get >/dev/null || die "apt-get is required"
 command -v dpkg-source >/dev/null || die "dpkg-source is required (apt-get install dpkg-dev)"
 
 uri=$(mirror_uri)
-mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial" "$srcdir"
+mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial" "$aptdir/cache" "$srcdir"
 echo "deb-src $uri $suite main" >"$aptdir/sources.list"
 aptopts=(
 	-o "Dir::Etc::sourcelist=$aptdir/sources.list"
 	-o "Dir::Etc::sourceparts=-"
 	-o "Dir::State::Lists=$aptdir/lists"
+	-o "Dir::Cache=$aptdir/cache"
 	-o "Dir::Cache::archives=$aptdir/archives"
 	-o "APT::Get::List-Cleanup=0"
 	-o "APT::Sandbox::User=root"
 )
 
-log "fetching the openssl source package from $uri $suite"
-retry 3 apt-get "${aptopts[@]}" -q update
-cd "$srcdir"
-rm -rf openssl-3.5*/ openssl_3.5*
-retry 3 apt-get "${aptopts[@]}" -q source --download-only openssl
+# apt-get update exits 0 when a fetch fails unless told otherwise, so a
+# broken mirror would only show up later as "unable to find a source
+# package"; --error-on=any makes it fail here, where it is retried.
+fetch() {
+	apt-get "${aptopts[@]}" -q --error-on=any update &&
+		(cd "$srcdir" && rm -rf openssl-3.5*/ openssl_3.5* &&
+			apt-get "${aptopts[@]}" -q source --download-only openssl)
+}
 
-dsc=$(ls openssl_3.5*.dsc 2>/dev/null | head -n1)
+log "fetching the openssl source package from $uri $suite"
+retry 3 fetch >&2
+cd "$srcdir"
+dsc=$(compgen -G 'openssl_3.5*.dsc' | head -n1 || true)
 [ -n "$dsc" ] || die "the $suite source package is not OpenSSL 3.5: $(ls)"
 log "unpacking $dsc"
 dpkg-source --no-check -x "$dsc" >/dev/null
