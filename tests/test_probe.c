@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <netinet/udp.h>
 
+#include <openssl/opensslv.h>
+
 #include "testutil.h"
 #include "probe/probe.h"
 
@@ -231,6 +233,24 @@ START_TEST(test_gso_gro_match_kernel)
 }
 END_TEST
 
+/* configure found what the OpenSSL headers say exists. */
+START_TEST(test_openssl_features_detected)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
+#if !defined(HAVE_BIO_METH_SET_SENDMMSG) || !defined(HAVE_BIO_METH_SET_RECVMMSG) || \
+	!defined(HAVE_BIO_ERR_IS_NON_FATAL)
+	ck_abort_msg("OpenSSL %s has the batched BIO calls but configure missed them",
+		     OPENSSL_VERSION_TEXT);
+#endif
+#else
+#if defined(HAVE_BIO_METH_SET_SENDMMSG) || defined(HAVE_BIO_METH_SET_RECVMMSG)
+	ck_abort_msg("configure found batched BIO calls in %s", OPENSSL_VERSION_TEXT);
+#endif
+#endif
+	ck_assert_int_ge(OPENSSL_VERSION_MAJOR, 3);
+}
+END_TEST
+
 Suite *suite_probe(void)
 {
 	Suite *s = suite_create("probe");
@@ -241,10 +261,23 @@ Suite *suite_probe(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_env_disables);
 	tcase_add_test(tc, test_revoke);
+#if defined(HAVE_SENDMMSG) && defined(HAVE_RECVMMSG)
 	tcase_add_test(tc, test_mmsg_matches_kernel);
+#else
+	fprintf(stderr, "SKIP test_mmsg_matches_kernel: the C library has no sendmmsg/recvmmsg\n");
+#endif
+#if HAVE_DECL_IP_PKTINFO
 	tcase_add_test(tc, test_pktinfo_matches_kernel);
+#else
+	fprintf(stderr, "SKIP test_pktinfo_matches_kernel: no IP_PKTINFO in the headers\n");
+#endif
+#if HAVE_DECL_IPV6_RECVPKTINFO && HAVE_DECL_IPV6_PKTINFO
 	TU_ADD_IPV6_TEST(tc, test_ipv6_pktinfo_matches_kernel);
+#else
+	fprintf(stderr, "SKIP test_ipv6_pktinfo_matches_kernel: no IPV6_RECVPKTINFO in the headers\n");
+#endif
 	tcase_add_test(tc, test_gso_gro_match_kernel);
+	tcase_add_test(tc, test_openssl_features_detected);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -226,6 +226,37 @@ START_TEST(test_load_unload)
 }
 END_TEST
 
+/*
+ * BIOs outlive the provider: the method stays valid after the provider is
+ * unloaded and its library context freed, and a later load hands out the
+ * same method.
+ */
+START_TEST(test_bio_outlives_provider)
+{
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	OSSL_PROVIDER *p = OSSL_PROVIDER_load(ctx, DGB_PROVIDER_NAME);
+	const BIO_METHOD *m = DGB_provider_bio_method(p);
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba, *bb;
+	char in[8];
+
+	ck_assert_ptr_nonnull(m);
+	ba = module_bio(m, fa, &b);
+	bb = module_bio(m, fb, &a);
+	ck_assert_int_eq(OSSL_PROVIDER_unload(p), 1);
+	OSSL_LIB_CTX_free(ctx);
+
+	ck_assert_int_eq(BIO_write(ba, "after", 5), 5);
+	ck_assert_int_eq(BIO_read(bb, in, sizeof(in)), 5);
+	ck_assert_mem_eq(in, "after", 5);
+	ck_assert_str_eq(BIO_method_name(ba), "dgrambatch datagram socket");
+	ck_assert_ptr_eq(DGB_provider_bio_method(prov), m);
+	BIO_free(ba);
+	BIO_free(bb);
+}
+END_TEST
+
 Suite *suite_provider(void)
 {
 	Suite *s = suite_create("provider");
@@ -239,6 +270,7 @@ Suite *suite_provider(void)
 	tcase_add_test(tc, test_bio_method_other_provider);
 	tcase_add_test(tc, test_config_route);
 	tcase_add_test(tc, test_load_unload);
+	tcase_add_test(tc, test_bio_outlives_provider);
 	suite_add_tcase(s, tc);
 	return s;
 }

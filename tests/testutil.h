@@ -49,5 +49,6 @@ void tu_caps_disable(const char *list);
 Suite *suite_probe(void);
 Suite *suite_core(void);
 Suite *suite_provider(void);
+Suite *suite_dgram(void);
 
 #endif /* DGB_TESTUTIL_H */

@@ -11,6 +11,10 @@ check "--version names the package" grep -qE '^dgrambatch [0-9]+\.[0-9]+\.[0-9]+
 check "probe: exit 0" test $? -eq 0
 check "probe: OpenSSL at build time" grep -q '^OpenSSL at build time: *OpenSSL 3\.' "$scratch/probe"
 check "probe: OpenSSL at run time" grep -q '^OpenSSL at run time: *OpenSSL 3\.' "$scratch/probe"
+# The tool runs against the OpenSSL it was built with (rpath for --with-openssl).
+built=$(sed -n 's/^OpenSSL at build time: *\(OpenSSL [0-9.]*\).*/\1/p' "$scratch/probe")
+runs=$(sed -n 's/^OpenSSL at run time: *\(OpenSSL [0-9.]*\).*/\1/p' "$scratch/probe")
+check "probe: run-time OpenSSL ($runs) is the build's ($built)" test -n "$built" -a "$built" = "$runs"
 for cap in sendmmsg recvmmsg ip_pktinfo ipv6_recvpktinfo udp_segment udp_gro; do
 	check "probe: $cap listed" grep -qE "^$cap +(yes|no) +(yes|no)$" "$scratch/probe"
 done
@@ -31,6 +35,28 @@ fi
 DGRAMBATCH_CAPS_DISABLE=sendmmsg,udp_gro "$DGB_TOOL" probe --json >"$scratch/off"
 check "DGRAMBATCH_CAPS_DISABLE turns sendmmsg off" grep -qE '"sendmmsg": \{ "built": (true|false), "usable": false \}' "$scratch/off"
 check "DGRAMBATCH_CAPS_DISABLE turns udp_gro off" grep -qE '"udp_gro": \{ "built": true, "usable": false \}' "$scratch/off"
+
+# The demo: a size that overflows the receive buffer in one window neither
+# hangs nor fails, and malformed numbers are usage errors.
+cat >"$scratch/openssl.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+dgrambatch = dgrambatch_sect
+[default_sect]
+activate = 1
+[dgrambatch_sect]
+module = $DGB_MODULE
+activate = 1
+CNF
+timeout 60 "$DGB_TOOL" demo --config "$scratch/openssl.cnf" --count 64 --size 65507 >"$scratch/demo" 2>&1
+check "demo with 64 KiB datagrams completes" test $? -eq 0
+"$DGB_TOOL" demo --config "$scratch/openssl.cnf" --count 5x >/dev/null 2>&1
+check "demo --count 5x is a usage error" test $? -eq 2
+"$DGB_TOOL" demo --config "$scratch/openssl.cnf" --size 65508 >/dev/null 2>&1
+check "demo --size 65508 is a usage error" test $? -eq 2
 
 # Usage errors exit 2.
 "$DGB_TOOL" no-such-command >/dev/null 2>&1

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -38,6 +39,19 @@ static void usage(FILE *f)
 		"       %s probe [--json]\n"
 		"       %s demo [--config FILE] [--count N] [--size BYTES]\n",
 		progname, progname, progname);
+}
+
+/* A whole decimal number in [min, max], or -1. */
+static long parse_count(const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
+		return -1;
+	return v;
 }
 
 static int die_ssl(const char *what)
@@ -201,12 +215,26 @@ static BIO *dgram_to(const BIO_METHOD *meth, int fd, const struct sockaddr_in *p
  */
 static int exchange(BIO *tx, BIO *rx, long count, int size)
 {
-	enum { WINDOW = 32 };
 	unsigned char *out = malloc((size_t)size), *in = malloc((size_t)size + 1);
 	int ok = out != NULL && in != NULL;
+	int rcvbuf = 0;
+	socklen_t len = sizeof(rcvbuf);
+	long window = 32;
+	/* A lost datagram must end the demonstration, not hang it. */
+	struct timeval limit = { 2, 0 };
+
+	/*
+	 * Never have more in flight than the receive buffer holds: the kernel
+	 * charges each datagram its payload plus about 1 KiB of bookkeeping.
+	 */
+	if (getsockopt(BIO_get_fd(rx, NULL), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 &&
+	    rcvbuf / 2 / (size + 1024) < window)
+		window = rcvbuf / 2 / (size + 1024) > 0 ? rcvbuf / 2 / (size + 1024) : 1;
+	if (BIO_ctrl(rx, BIO_CTRL_DGRAM_SET_RECV_TIMEOUT, 0, &limit) < 0)
+		ok = 0;
 
 	for (long sent = 0; ok && sent < count;) {
-		long round = count - sent < WINDOW ? count - sent : WINDOW;
+		long round = count - sent < window ? count - sent : window;
 
 		for (long i = 0; ok && i < round; i++) {
 			long seq = sent + i;
@@ -250,9 +278,9 @@ static int cmd_demo(int argc, char **argv)
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			config = argv[++i];
 		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-			count = strtol(argv[++i], NULL, 10);
+			count = parse_count(argv[++i], 1, 100000000);
 		} else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-			size = atoi(argv[++i]);
+			size = (int)parse_count(argv[++i], 1, 65507);
 		} else {
 			usage(stderr);
 			return 2;
@@ -262,8 +290,8 @@ static int cmd_demo(int argc, char **argv)
 		fprintf(stderr, "%s: demo: give --config FILE or set OPENSSL_CONF\n", progname);
 		return 2;
 	}
-	if (count < 1 || size < 1 || size > 65507) {
-		fprintf(stderr, "%s: demo: --count must be positive and --size 1..65507\n", progname);
+	if (count < 1 || size < 1) {
+		fprintf(stderr, "%s: demo: --count takes 1..100000000 and --size 1..65507\n", progname);
 		return 2;
 	}
 

@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/time.h>
@@ -84,13 +85,14 @@ static socklen_t addr_size(const union dgb_addr *a)
 }
 
 /*
- * Copy a socket address of a family the BIO knows; anything else leaves
- * *dst as it was and returns 0, as BIO_ADDR_make does.
+ * Copy a socket address of a family the BIO knows; anything else clears
+ * *dst and returns 0, as BIO_ADDR_make does.
  */
 static int addr_set(union dgb_addr *dst, const void *src)
 {
 	sa_family_t family;
 
+	memset(dst, 0, sizeof(*dst));
 	memcpy(&family, (const char *)src + offsetof(struct sockaddr, sa_family),
 	       sizeof(family));
 	switch (family) {
@@ -652,7 +654,7 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 	return ret < 0 ? -1 : ret;
 }
 
-BIO_METHOD *dgb_bio_method_new(void)
+static BIO_METHOD *method_new(void)
 {
 	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_DGRAM, "dgrambatch datagram socket");
 
@@ -666,6 +668,34 @@ BIO_METHOD *dgb_bio_method_new(void)
 	    !BIO_meth_set_destroy(m, dgb_destroy)) {
 		BIO_meth_free(m);
 		return NULL;
+	}
+	return m;
+}
+
+/*
+ * One method for the whole process, built on first use and never freed.
+ * BIOs hold a pointer to their method until they are freed, which may be
+ * after OpenSSL has unloaded the provider (or at exit, after
+ * OPENSSL_cleanup has torn the providers down); the module is linked with
+ * -z nodelete, so the functions the method points to stay mapped as well.
+ */
+const BIO_METHOD *dgb_bio_method(void)
+{
+	static _Atomic(BIO_METHOD *) method;
+	BIO_METHOD *m = atomic_load_explicit(&method, memory_order_acquire);
+	BIO_METHOD *expected = NULL;
+
+	if (m != NULL)
+		return m;
+	m = method_new();
+	if (m == NULL)
+		return NULL;
+	/* Two first users may race; one method is kept, the other freed. */
+	if (!atomic_compare_exchange_strong_explicit(&method, &expected, m,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		BIO_meth_free(m);
+		m = expected;
 	}
 	return m;
 }

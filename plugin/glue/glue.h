@@ -13,9 +13,10 @@
 #define DGB_EXPORT __attribute__((visibility("default")))
 
 /*
- * Build the module's datagram BIO_METHOD.  Returns NULL, with an error on
- * the OpenSSL stack, when OpenSSL refuses any part of it.
+ * The module's datagram BIO_METHOD: one for the process, built on first
+ * use, valid until exit.  NULL, with an error on the OpenSSL stack, when
+ * OpenSSL refuses any part of it.
  */
-BIO_METHOD *dgb_bio_method_new(void);
+const BIO_METHOD *dgb_bio_method(void);
 
 #endif /* DGB_GLUE_H */

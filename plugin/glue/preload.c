@@ -12,9 +12,7 @@
  *   DGRAMBATCH_DISABLE=1  every call goes to OpenSSL's own functions
  *   DGRAMBATCH_DEBUG=1    one line on stderr, on first use, naming the shim
  *
- * The method is built once, on first use, and never freed: the shim is
- * linked with -z nodelete, and BIOs made from the method may live until
- * the process exits.
+ * The method is the module's process-wide one (see dgb_bio_method()).
  */
 #include "config.h"
 
@@ -28,7 +26,6 @@
 
 #include "glue.h"
 
-static _Atomic(BIO_METHOD *) shim_method;
 static atomic_int debug_said;
 
 static int env_on(const char *name)
@@ -49,22 +46,12 @@ static void *real(const char *name)
  */
 static const BIO_METHOD *method(void)
 {
-	BIO_METHOD *m = atomic_load_explicit(&shim_method, memory_order_acquire);
-	BIO_METHOD *expected = NULL;
+	const BIO_METHOD *m;
 
-	if (m != NULL)
-		return m;
 	if (env_on("DGRAMBATCH_DISABLE"))
 		return NULL;
-	m = dgb_bio_method_new();
-	if (m == NULL)
-		return NULL;
-	/* Another thread may have won the race; keep one method. */
-	if (!atomic_compare_exchange_strong(&shim_method, &expected, m)) {
-		BIO_meth_free(m);
-		m = expected;
-	}
-	if (env_on("DGRAMBATCH_DEBUG") && atomic_exchange(&debug_said, 1) == 0)
+	m = dgb_bio_method();
+	if (m != NULL && env_on("DGRAMBATCH_DEBUG") && atomic_exchange(&debug_said, 1) == 0)
 		fprintf(stderr, "dgrambatch %s: preload shim active, BIO_s_datagram is the "
 				"dgrambatch datagram BIO\n", PACKAGE_VERSION);
 	return m;

@@ -24,7 +24,8 @@
 
 struct dgb_provctx {
 	const OSSL_CORE_HANDLE *handle;
-	BIO_METHOD *method;
+	/* Process-wide; not freed with the provider (see dgb_bio_method()). */
+	const BIO_METHOD *method;
 };
 
 #define BUILDINFO PACKAGE_STRING " (built with " OPENSSL_VERSION_TEXT ")"
@@ -76,7 +77,7 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	if (p != NULL && !OSSL_PARAM_set_int(p, ctx->method != NULL))
 		return 0;
 	p = OSSL_PARAM_locate(params, DGB_PARAM_BIO_METHOD);
-	if (p != NULL && !OSSL_PARAM_set_octet_ptr(p, ctx->method, 0))
+	if (p != NULL && !OSSL_PARAM_set_octet_ptr(p, (void *)ctx->method, 0))
 		return 0;
 	return set_counter(params, DGB_PARAM_TX_DATAGRAMS, &dgb_counters.tx_datagrams) &&
 	       set_counter(params, DGB_PARAM_RX_DATAGRAMS, &dgb_counters.rx_datagrams) &&
@@ -96,10 +97,7 @@ static const OSSL_ALGORITHM *dgb_query_operation(void *provctx, int operation_id
 
 static void dgb_teardown(void *provctx)
 {
-	struct dgb_provctx *ctx = provctx;
-
-	BIO_meth_free(ctx->method);
-	OPENSSL_free(ctx);
+	OPENSSL_free(provctx);
 }
 
 static const OSSL_DISPATCH dgb_dispatch[] = {
@@ -119,7 +117,7 @@ DGB_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
 	if (ctx == NULL)
 		goto err1;
 	ctx->handle = handle;
-	ctx->method = dgb_bio_method_new();
+	ctx->method = dgb_bio_method();
 	if (ctx->method == NULL)
 		goto err2;
 	*out = dgb_dispatch;
