@@ -13,8 +13,14 @@
 #ifndef DGRAMBATCH_H
 #define DGRAMBATCH_H
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <openssl/opensslv.h>
+#include <openssl/err.h>
 #include <openssl/bio.h>
 #include <openssl/core.h>
 #include <openssl/params.h>
@@ -48,6 +54,8 @@ extern "C" {
 #define DGB_PARAM_RX_BYTES "dgrambatch-rx-bytes"
 #define DGB_PARAM_TX_SYSCALLS "dgrambatch-tx-syscalls"
 #define DGB_PARAM_RX_SYSCALLS "dgrambatch-rx-syscalls"
+#define DGB_PARAM_ICMP_ERRORS "dgrambatch-icmp-errors"
+#define DGB_PARAM_FALLBACK_BATCHES "dgrambatch-fallback-batches"
 
 /*
  * Datagram BIO controls that OpenSSL 3.2 added.  The module answers them on
@@ -129,6 +137,256 @@ typedef struct dgb_poll_descriptor_st {
 	} value;
 } DGB_POLL_DESCRIPTOR;
 #endif
+
+
+/*
+ * Batched I/O: BIO_sendmmsg(3) and BIO_recvmmsg(3) on every OpenSSL 3.
+ *
+ * DGB_MSG is OpenSSL's BIO_MSG on 3.2 and later and a structure of the same
+ * layout before.  DGB_sendmmsg(), DGB_recvmmsg() and DGB_err_is_non_fatal()
+ * are BIO_sendmmsg(), BIO_recvmmsg() and BIO_err_is_non_fatal() on 3.2 and
+ * later.  On 3.0 and 3.1 they reach the module through private BIO_ctrl
+ * codes, and on any other BIO (OpenSSL's own datagram BIO, say) they send
+ * or receive one datagram per BIO_write()/BIO_read(), with the same results.
+ * See dgrambatch(3).
+ */
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
+typedef BIO_MSG DGB_MSG;
+#else
+typedef struct dgb_msg_st {
+	void *data;
+	size_t data_len;
+	BIO_ADDR *peer, *local;
+	uint64_t flags;
+} DGB_MSG;
+#endif
+
+/* Reasons OpenSSL 3.2 added, with its numbers. */
+#ifndef BIO_R_LOCAL_ADDR_NOT_AVAILABLE
+#define BIO_R_LOCAL_ADDR_NOT_AVAILABLE 111
+#endif
+#ifndef BIO_R_NON_FATAL
+#define BIO_R_NON_FATAL 112
+#endif
+#ifndef BIO_R_PORT_MISMATCH
+#define BIO_R_PORT_MISMATCH 150
+#endif
+#ifndef BIO_R_PEER_ADDR_NOT_AVAILABLE
+#define BIO_R_PEER_ADDR_NOT_AVAILABLE 151
+#endif
+
+/* The most messages one call processes; the rest wait for the next call. */
+#define DGB_MAX_MSGS 1024
+
+/*
+ * The module's private controls.  DGB_CTRL_IDENTIFY answers DGB_IDENTITY;
+ * DGB_CTRL_SENDMMSG and DGB_CTRL_RECVMMSG take a DGB_MMSG_ARGS.
+ */
+#define DGB_CTRL_IDENTIFY 0x44474201
+#define DGB_CTRL_SENDMMSG 0x44474202
+#define DGB_CTRL_RECVMMSG 0x44474203
+#define DGB_IDENTITY 0x64676231L
+
+typedef struct dgb_mmsg_args_st {
+	DGB_MSG *msg;
+	size_t stride;
+	size_t num_msg;
+	uint64_t flags;
+	size_t *msgs_processed;
+	/* Written by the module: 1 once it took the call, and its result. */
+	int handled;
+	int result;
+} DGB_MMSG_ARGS;
+
+/* Whether b is (or passes its controls to) a dgrambatch datagram BIO. */
+static inline int DGB_is_dgrambatch(BIO *b)
+{
+	long r;
+
+	if (b == NULL)
+		return 0;
+	ERR_set_mark();
+	r = BIO_ctrl(b, DGB_CTRL_IDENTIFY, 0, NULL);
+	ERR_pop_to_mark();
+	return r == DGB_IDENTITY;
+}
+
+static inline int DGB_err_is_non_fatal(unsigned int errcode)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
+	return BIO_err_is_non_fatal(errcode);
+#else
+	if (ERR_SYSTEM_ERROR(errcode))
+		return BIO_sock_non_fatal_error((int)ERR_GET_REASON(errcode));
+	return ERR_GET_LIB(errcode) == ERR_LIB_BIO && ERR_GET_REASON(errcode) == BIO_R_NON_FATAL;
+#endif
+}
+
+#if OPENSSL_VERSION_NUMBER < 0x30200000L
+/* The error for a failed datagram, classified as the module classifies it. */
+static inline void dgb_raise_errno_(int err)
+{
+	switch (err) {
+	case ENOBUFS:
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+	case EPROTO:
+		ERR_raise_data(ERR_LIB_BIO, BIO_R_NON_FATAL, "%s (transient)", strerror(err));
+		break;
+	case 0:
+		ERR_raise(ERR_LIB_BIO, ERR_R_OPERATION_FAIL);
+		break;
+	default:
+		ERR_raise(ERR_LIB_SYS, err);
+		break;
+	}
+}
+
+/*
+ * One datagram per BIO_write()/BIO_read() for a BIO that is not the
+ * module's.  The BIO's peer and retry flags are left as they were (a read
+ * on an unconnected socket learns the peer, as BIO_read always does), and
+ * after the first datagram a read is only tried when one is waiting.
+ */
+static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
+				 size_t *msgs_processed, int send)
+{
+	int retry = BIO_test_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
+	BIO_ADDR *saved = send ? BIO_ADDR_new() : NULL;
+	int have_saved = saved != NULL && BIO_dgram_get_peer(b, saved) > 0;
+	int fd = -1, ok = 1;
+	size_t i;
+
+	if (num_msg > DGB_MAX_MSGS)
+		num_msg = DGB_MAX_MSGS;
+	(void)BIO_get_fd(b, &fd);
+	for (i = 0; i < num_msg; i++) {
+		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * stride);
+
+		if (m->flags != 0 || (m->data == NULL && m->data_len != 0)) {
+			ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT);
+			ok = 0;
+			break;
+		}
+		if (m->local != NULL) {
+			ERR_raise(ERR_LIB_BIO, BIO_R_LOCAL_ADDR_NOT_AVAILABLE);
+			ok = 0;
+			break;
+		}
+	}
+	for (i = 0; ok && i < num_msg; i++) {
+		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * stride);
+		int len = m->data_len > INT_MAX ? INT_MAX : (int)m->data_len;
+		int r;
+
+		errno = 0;
+		if (send) {
+			if (m->peer != NULL)
+				(void)BIO_dgram_set_peer(b, m->peer);
+			r = BIO_write(b, m->data, len);
+			if (len == 0 && r == 0) {
+				size_t w;
+
+				r = BIO_write_ex(b, m->data, 0, &w) ? 0 : -1;
+			}
+		} else {
+			if (i > 0) {
+				struct pollfd p = { fd, POLLIN, 0 };
+
+				if (fd < 0 || poll(&p, 1, 0) != 1)
+					break;
+			}
+			r = BIO_read(b, m->data, len);
+			if (r >= 0 && m->peer != NULL)
+				(void)BIO_dgram_get_peer(b, m->peer);
+		}
+		if (r < 0) {
+			if (i == 0) {
+				dgb_raise_errno_(errno);
+				ok = 0;
+			}
+			break;
+		}
+		m->data_len = (size_t)r;
+		m->flags = 0;
+	}
+	if (have_saved)
+		(void)BIO_dgram_set_peer(b, saved);
+	BIO_ADDR_free(saved);
+	BIO_clear_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
+	BIO_set_flags(b, retry);
+	*msgs_processed = ok ? i : 0;
+	return ok;
+}
+
+static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
+			    uint64_t flags, size_t *msgs_processed, int send)
+{
+	DGB_MMSG_ARGS a;
+
+	if (msgs_processed == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return 0;
+	}
+	*msgs_processed = 0;
+	if (b == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return 0;
+	}
+	if (!BIO_get_init(b)) {
+		ERR_raise(ERR_LIB_BIO, BIO_R_UNINITIALIZED);
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	a.msg = msg;
+	a.stride = stride;
+	a.num_msg = num_msg;
+	a.flags = flags;
+	a.msgs_processed = msgs_processed;
+	ERR_set_mark();
+	(void)BIO_ctrl(b, send ? DGB_CTRL_SENDMMSG : DGB_CTRL_RECVMMSG, 0, &a);
+	if (a.handled) {
+		ERR_clear_last_mark();
+		return a.result;
+	}
+	/* Not the module: forget what the unknown control raised, if anything. */
+	ERR_pop_to_mark();
+	if (num_msg == 0)
+		return 1;
+	if (msg == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return 0;
+	}
+	if (stride < sizeof(DGB_MSG) || flags != 0) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT);
+		return 0;
+	}
+	return dgb_mmsg_loop_(b, msg, stride, num_msg, msgs_processed, send);
+}
+#endif
+
+static inline int DGB_sendmmsg(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
+			       uint64_t flags, size_t *msgs_processed)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
+	return BIO_sendmmsg(b, msg, stride, num_msg, flags, msgs_processed);
+#else
+	return dgb_mmsg_(b, msg, stride, num_msg, flags, msgs_processed, 1);
+#endif
+}
+
+static inline int DGB_recvmmsg(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
+			       uint64_t flags, size_t *msgs_processed)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
+	return BIO_recvmmsg(b, msg, stride, num_msg, flags, msgs_processed);
+#else
+	return dgb_mmsg_(b, msg, stride, num_msg, flags, msgs_processed, 0);
+#endif
+}
 
 /*
  * DGB_provider_bio_method() returns the BIO_METHOD of a loaded dgrambatch

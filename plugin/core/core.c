@@ -7,7 +7,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -152,6 +154,7 @@ int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		dgb_caps_revoke(DGB_CAP_SENDMMSG);
 	}
 #endif
+	COUNT(fallback_batches, 1);
 	return send_loop(fd, msgs, n, flags);
 }
 
@@ -174,5 +177,32 @@ int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		dgb_caps_revoke(DGB_CAP_RECVMMSG);
 	}
 #endif
+	COUNT(fallback_batches, 1);
 	return recv_loop(fd, msgs, n, flags);
+}
+
+static pthread_key_t batch_key;
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+static int batch_key_ok;
+static _Thread_local struct dgb_batch *batch;
+
+static void batch_key_init(void)
+{
+	batch_key_ok = pthread_key_create(&batch_key, free) == 0;
+}
+
+struct dgb_batch *dgb_batch_get(void)
+{
+	if (batch != NULL)
+		return batch;
+	pthread_once(&batch_once, batch_key_init);
+	if (!batch_key_ok)
+		return NULL;
+	batch = calloc(1, sizeof(*batch));
+	/* The key's destructor frees it when the thread exits. */
+	if (batch != NULL && pthread_setspecific(batch_key, batch) != 0) {
+		free(batch);
+		batch = NULL;
+	}
+	return batch;
 }

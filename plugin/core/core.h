@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 /* Most messages one sendmmsg/recvmmsg call takes (the kernel's UIO_MAXIOV). */
 #define DGB_MAX_BATCH 1024
@@ -52,6 +53,8 @@ struct dgb_counters {
 	atomic_uint_least64_t tx_syscalls;
 	atomic_uint_least64_t rx_syscalls;
 	atomic_uint_least64_t icmp_errors;
+	/* Batches that went one datagram at a time (no sendmmsg/recvmmsg). */
+	atomic_uint_least64_t fallback_batches;
 };
 
 extern struct dgb_counters dgb_counters;
@@ -81,5 +84,27 @@ ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags);
  */
 int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+
+/* Room for the control messages of one datagram (IP_PKTINFO/IPV6_PKTINFO now). */
+#define DGB_CMSG_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int)))
+
+/*
+ * Everything one batch of DGB_MAX_BATCH datagrams needs besides the
+ * payloads.  Each thread gets its own, allocated on its first batch and
+ * freed when it exits, so concurrent batches share nothing and no call
+ * allocates.
+ */
+struct dgb_batch {
+	struct mmsghdr mh[DGB_MAX_BATCH];
+	struct iovec iov[DGB_MAX_BATCH];
+	struct sockaddr_in6 name[DGB_MAX_BATCH];
+	union {
+		char buf[DGB_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl[DGB_MAX_BATCH];
+};
+
+/* This thread's batch space, or NULL if it cannot be allocated. */
+struct dgb_batch *dgb_batch_get(void);
 
 #endif /* DGB_CORE_H */

@@ -37,36 +37,7 @@
 #include "dgrambatch.h"
 #include "core/core.h"
 #include "glue.h"
-
-/* The members of OpenSSL's BIO_ADDR, so that the sizes agree too. */
-union dgb_addr {
-	struct sockaddr sa;
-	struct sockaddr_in6 s_in6;
-	struct sockaddr_in s_in;
-	struct sockaddr_un s_un;
-};
-
-struct dgb_bio {
-	int fd;
-	/* Use send/recv semantics: BIO_ctrl_set_connected or a connected fd. */
-	int connected;
-	/* MSG_PEEK on reads. */
-	int peek;
-	int local_addr_enabled;
-	/* errno of the last read or write that set a retry flag, else 0. */
-	int last_errno;
-	/* BIO_CTRL_DGRAM_SET_MTU / QUERY_MTU; unsigned as in OpenSSL. */
-	unsigned int mtu;
-	union dgb_addr peer;
-	/* The socket's own address, read when the fd is attached. */
-	union dgb_addr local;
-	/*
-	 * DTLS's retransmission deadline (wall clock, as OpenSSL keeps it) and
-	 * the receive timeout that reads lower temporarily to meet it.
-	 */
-	struct timeval next_timeout;
-	struct timeval socket_timeout;
-};
+#include "dgram.h"
 
 /* --- addresses ---------------------------------------------------------- */
 
@@ -88,7 +59,7 @@ static socklen_t addr_size(const union dgb_addr *a)
  * Copy a socket address of a family the BIO knows; anything else clears
  * *dst and returns 0, as BIO_ADDR_make does.
  */
-static int addr_set(union dgb_addr *dst, const void *src)
+int dgb_addr_set(union dgb_addr *dst, const void *src)
 {
 	sa_family_t family;
 
@@ -110,7 +81,7 @@ static int addr_set(union dgb_addr *dst, const void *src)
 	}
 }
 
-static void addr_clear(union dgb_addr *a)
+void dgb_addr_clear(union dgb_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->sa.sa_family = AF_UNSPEC;
@@ -196,8 +167,8 @@ static int dgb_create(BIO *b)
 	if (d == NULL)
 		return 0;
 	d->fd = -1;
-	addr_clear(&d->peer);
-	addr_clear(&d->local);
+	dgb_addr_clear(&d->peer);
+	dgb_addr_clear(&d->local);
 	BIO_set_data(b, d);
 	/* Not initialised until a socket is attached, as with BIO_s_datagram. */
 	BIO_set_init(b, 0);
@@ -256,11 +227,11 @@ static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
 	BIO_set_init(b, 1);
 
 	if (getsockname(d->fd, &d->local.sa, &len) != 0)
-		addr_clear(&d->local);
+		dgb_addr_clear(&d->local);
 	/* A socket connected beforehand is used as one, as OpenSSL 3.2+ does. */
 	len = sizeof(a);
 	memset(&a, 0, sizeof(a));
-	if (getpeername(d->fd, &a.sa, &len) == 0 && addr_set(&d->peer, &a))
+	if (getpeername(d->fd, &a.sa, &len) == 0 && dgb_addr_set(&d->peer, &a))
 		d->connected = 1;
 	if (d->local_addr_enabled && !enable_local_addr(d, 1))
 		d->local_addr_enabled = 0;
@@ -326,7 +297,7 @@ static int dgb_read(BIO *b, char *out, int outl)
 	if (out == NULL)
 		return 0;
 	errno = 0;
-	addr_clear(&from);
+	dgb_addr_clear(&from);
 	timer_before_read(d);
 
 	iov.iov_base = out;
@@ -340,7 +311,7 @@ static int dgb_read(BIO *b, char *out, int outl)
 
 	/* The documented hazard: on an unconnected socket the sender becomes the peer. */
 	if (!d->connected && r >= 0)
-		addr_set(&d->peer, &from);
+		dgb_addr_set(&d->peer, &from);
 
 	BIO_clear_retry_flags(b);
 	if (r < 0 && retryable((int)-r)) {
@@ -549,15 +520,15 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_DGRAM_SET_PEER:
 		if (ptr == NULL)
 			return null_arg();
-		addr_set(&d->peer, ptr);
+		dgb_addr_set(&d->peer, ptr);
 		return 1;
 	case BIO_CTRL_DGRAM_SET_CONNECTED:
 		if (ptr != NULL) {
 			d->connected = 1;
-			addr_set(&d->peer, ptr);
+			dgb_addr_set(&d->peer, ptr);
 		} else {
 			d->connected = 0;
-			addr_clear(&d->peer);
+			dgb_addr_clear(&d->peer);
 		}
 		return 1;
 	case BIO_CTRL_DGRAM_GET_PEER:
@@ -648,11 +619,42 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 		pd->value.fd = d->fd;
 		return 1;
 	}
+	case DGB_CTRL_IDENTIFY:
+		return DGB_IDENTITY;
+	case DGB_CTRL_SENDMMSG:
+	case DGB_CTRL_RECVMMSG: {
+		DGB_MMSG_ARGS *a = ptr;
+
+		if (a == NULL)
+			return null_arg();
+		a->handled = 1;
+		a->result = cmd == DGB_CTRL_SENDMMSG
+				    ? dgb_bio_sendmmsg(b, a->msg, a->stride, a->num_msg, a->flags,
+						       a->msgs_processed)
+				    : dgb_bio_recvmmsg(b, a->msg, a->stride, a->num_msg, a->flags,
+						       a->msgs_processed);
+		return a->result;
+	}
 	default:
 		return 0;
 	}
 	return ret < 0 ? -1 : ret;
 }
+
+#if defined(HAVE_BIO_METH_SET_SENDMMSG) && defined(HAVE_BIO_METH_SET_RECVMMSG)
+/* OpenSSL 3.2+: BIO_sendmmsg()/BIO_recvmmsg() reach the batched paths directly. */
+static int native_sendmmsg(BIO *b, BIO_MSG *msg, size_t stride, size_t num_msg,
+			   uint64_t flags, size_t *msgs_processed)
+{
+	return dgb_bio_sendmmsg(b, msg, stride, num_msg, flags, msgs_processed);
+}
+
+static int native_recvmmsg(BIO *b, BIO_MSG *msg, size_t stride, size_t num_msg,
+			   uint64_t flags, size_t *msgs_processed)
+{
+	return dgb_bio_recvmmsg(b, msg, stride, num_msg, flags, msgs_processed);
+}
+#endif
 
 static BIO_METHOD *method_new(void)
 {
@@ -665,7 +667,12 @@ static BIO_METHOD *method_new(void)
 	    !BIO_meth_set_puts(m, dgb_puts) ||
 	    !BIO_meth_set_ctrl(m, dgb_ctrl) ||
 	    !BIO_meth_set_create(m, dgb_create) ||
-	    !BIO_meth_set_destroy(m, dgb_destroy)) {
+	    !BIO_meth_set_destroy(m, dgb_destroy)
+#if defined(HAVE_BIO_METH_SET_SENDMMSG) && defined(HAVE_BIO_METH_SET_RECVMMSG)
+	    || !BIO_meth_set_sendmmsg(m, native_sendmmsg)
+	    || !BIO_meth_set_recvmmsg(m, native_recvmmsg)
+#endif
+	) {
 		BIO_meth_free(m);
 		return NULL;
 	}

@@ -42,6 +42,8 @@ static const OSSL_PARAM gettable[] = {
 	OSSL_PARAM_uint64(DGB_PARAM_RX_BYTES, NULL),
 	OSSL_PARAM_uint64(DGB_PARAM_TX_SYSCALLS, NULL),
 	OSSL_PARAM_uint64(DGB_PARAM_RX_SYSCALLS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_ICMP_ERRORS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_FALLBACK_BATCHES, NULL),
 	OSSL_PARAM_END
 };
 
@@ -84,7 +86,9 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	       set_counter(params, DGB_PARAM_TX_BYTES, &dgb_counters.tx_bytes) &&
 	       set_counter(params, DGB_PARAM_RX_BYTES, &dgb_counters.rx_bytes) &&
 	       set_counter(params, DGB_PARAM_TX_SYSCALLS, &dgb_counters.tx_syscalls) &&
-	       set_counter(params, DGB_PARAM_RX_SYSCALLS, &dgb_counters.rx_syscalls);
+	       set_counter(params, DGB_PARAM_RX_SYSCALLS, &dgb_counters.rx_syscalls) &&
+	       set_counter(params, DGB_PARAM_ICMP_ERRORS, &dgb_counters.icmp_errors) &&
+	       set_counter(params, DGB_PARAM_FALLBACK_BATCHES, &dgb_counters.fallback_batches);
 }
 
 /* No operations: dgrambatch supplies a BIO, not algorithms. */

@@ -1,0 +1,71 @@
+/*
+ * dgram.h - the state of a dgrambatch datagram BIO, shared by the
+ * single-datagram paths (bio_method.c) and the batched ones (mmsg.c).
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef DGB_DGRAM_H
+#define DGB_DGRAM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <openssl/bio.h>
+
+/* The members of OpenSSL's BIO_ADDR, so that the sizes agree too. */
+union dgb_addr {
+	struct sockaddr sa;
+	struct sockaddr_in6 s_in6;
+	struct sockaddr_in s_in;
+	struct sockaddr_un s_un;
+};
+
+struct dgb_bio {
+	int fd;
+	/* Use send/recv semantics: BIO_ctrl_set_connected or a connected fd. */
+	int connected;
+	/* MSG_PEEK on reads. */
+	int peek;
+	int local_addr_enabled;
+	/* errno of the last read or write that set a retry flag, else 0. */
+	int last_errno;
+	/* BIO_CTRL_DGRAM_SET_MTU / QUERY_MTU; unsigned as in OpenSSL. */
+	unsigned int mtu;
+	union dgb_addr peer;
+	/* The socket's own address, read when the fd is attached. */
+	union dgb_addr local;
+	/*
+	 * DTLS's retransmission deadline (wall clock, as OpenSSL keeps it) and
+	 * the receive timeout that reads lower temporarily to meet it.
+	 */
+	struct timeval next_timeout;
+	struct timeval socket_timeout;
+	/*
+	 * Batched receives may run in several threads at once and each
+	 * updates the peer; this flag serialises those few bytes.  Nothing
+	 * else in the BIO is written on the batched paths.
+	 */
+	atomic_flag peer_lock;
+};
+
+
+/* BIO_ADDR_make's rules: copy by family, clear for any other family. */
+int dgb_addr_set(union dgb_addr *dst, const void *src);
+void dgb_addr_clear(union dgb_addr *a);
+
+/*
+ * BIO_sendmmsg/BIO_recvmmsg on a dgrambatch BIO, as BIO_sendmmsg(3)
+ * describes them: msg is an array of BIO_MSG (DGB_MSG on OpenSSL 3.0)
+ * with the given stride.  *msgs_processed is written on every path.
+ */
+int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
+		     size_t *msgs_processed);
+int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
+		     size_t *msgs_processed);
+
+#endif /* DGB_DGRAM_H */

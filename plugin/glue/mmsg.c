@@ -1,0 +1,345 @@
+/*
+ * mmsg.c - BIO_sendmmsg and BIO_recvmmsg on the dgrambatch datagram BIO.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The batched calls translate an array of BIO_MSG into mmsghdr for the
+ * core and the results back, with the contract of BIO_sendmmsg(3): return
+ * 1 and the number processed (possibly 0), or 0 with an error raised and
+ * nothing processed; *msgs_processed is written on every path.
+ *
+ * Several threads may send and several receive on one BIO at once.  These
+ * paths read the BIO's settings (fd, connected, local-address enable,
+ * socket family), which no other call may change meanwhile (BIO_sendmmsg(3)
+ * forbids it), use per-thread batch space from the core, and write only
+ * the caller's messages, the core's atomic counters, and the BIO's peer
+ * under its own flag.
+ *
+ * Bad input is refused before any datagram moves: a stride below
+ * sizeof(BIO_MSG), global or per-message flags that are not 0, a NULL
+ * array, a NULL payload with a length, a local address while local
+ * addresses are not enabled, a local port other than the socket's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include "dgrambatch.h"
+#include "core/core.h"
+#include "glue.h"
+#include "dgram.h"
+
+#define MSG_N(base, stride, i) ((DGB_MSG *)((char *)(base) + (i) * (stride)))
+
+/*
+ * Raise the error for a failed batch.  Socket errors are ERR_LIB_SYS with
+ * errno, which BIO_err_is_non_fatal() judges.  Two kinds of error it would
+ * call fatal are not, and are raised as BIO_R_NON_FATAL instead:
+ * ENOBUFS (the interface queue was full for a moment) and the errors the
+ * kernel queues on a socket after an ICMP message.  ICMP is unauthenticated
+ * and anyone on the path can forge it; OpenSSL's QUIC stack treats any
+ * fatal BIO error as the end of the port, so an off-path attacker could
+ * otherwise kill every connection on it with one forged packet.
+ */
+static void raise_batch_error(int err, const char *call)
+{
+	if (err == ENOBUFS || dgb_errclass(err) == DGB_ERR_ICMP)
+		ERR_raise_data(ERR_LIB_BIO, BIO_R_NON_FATAL, "%s: %s (transient)", call,
+			       strerror(err));
+	else
+		ERR_raise_data(ERR_LIB_SYS, err, "calling %s()", call);
+}
+
+/* Checks common to both directions; on failure an error is raised. */
+static int check_args(const void *msg, size_t stride, uint64_t flags)
+{
+	if (msg == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return 0;
+	}
+	if (stride < sizeof(DGB_MSG)) {
+		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT,
+			       "stride %zu is smaller than BIO_MSG (%zu)", stride, sizeof(DGB_MSG));
+		return 0;
+	}
+	if (flags != 0) {
+		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT,
+			       "unsupported flags 0x%llx", (unsigned long long)flags);
+		return 0;
+	}
+	return 1;
+}
+
+/* Checks of one message; on failure an error is raised. */
+static int check_msg(const struct dgb_bio *d, const DGB_MSG *m, size_t i)
+{
+	if (m->flags != 0) {
+		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT,
+			       "message %zu: unsupported flags 0x%llx", i,
+			       (unsigned long long)m->flags);
+		return 0;
+	}
+	if (m->data == NULL && m->data_len != 0) {
+		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER,
+			       "message %zu: no buffer for %zu bytes", i, m->data_len);
+		return 0;
+	}
+	if (m->local != NULL && !d->local_addr_enabled) {
+		ERR_raise(ERR_LIB_BIO, BIO_R_LOCAL_ADDR_NOT_AVAILABLE);
+		return 0;
+	}
+	return 1;
+}
+
+static socklen_t name_len(const struct dgb_bio *d)
+{
+	switch (d->local.sa.sa_family) {
+	case AF_INET:
+		return sizeof(struct sockaddr_in);
+	case AF_INET6:
+		return sizeof(struct sockaddr_in6);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The source address of a datagram to send, as an IP_PKTINFO or
+ * IPV6_PKTINFO control message.  The source port cannot be chosen this
+ * way: a local port other than 0 or the socket's own is refused.
+ */
+static int pack_local(const struct dgb_bio *d, struct msghdr *mh, const BIO_ADDR *local,
+		      void *ctl)
+{
+	union dgb_addr l;
+	struct cmsghdr *c = ctl;
+
+	dgb_addr_set(&l, local);
+	mh->msg_control = ctl;
+	if (d->local.sa.sa_family == AF_INET && l.sa.sa_family == AF_INET) {
+		struct in_pktinfo pi;
+
+		if (l.s_in.sin_port != 0 && l.s_in.sin_port != d->local.s_in.sin_port)
+			goto port;
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = l.s_in.sin_addr;
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		return 1;
+	}
+	if (d->local.sa.sa_family == AF_INET6 && l.sa.sa_family == AF_INET6) {
+		struct in6_pktinfo pi;
+
+		if (l.s_in6.sin6_port != 0 && l.s_in6.sin6_port != d->local.s_in6.sin6_port)
+			goto port;
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = l.s_in6.sin6_addr;
+		pi.ipi6_ifindex = l.s_in6.sin6_scope_id;
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		return 1;
+	}
+	ERR_raise_data(ERR_LIB_BIO, BIO_R_LOCAL_ADDR_NOT_AVAILABLE,
+		       "local address family %d on a socket of family %d", l.sa.sa_family,
+		       d->local.sa.sa_family);
+	return 0;
+port:
+	ERR_raise(ERR_LIB_BIO, BIO_R_PORT_MISMATCH);
+	ERR_raise(ERR_LIB_BIO, BIO_R_LOCAL_ADDR_NOT_AVAILABLE);
+	return 0;
+}
+
+/*
+ * The address a datagram arrived on, from its IP_PKTINFO or IPV6_PKTINFO,
+ * with the socket's port; cleared (AF_UNSPEC) when the kernel gave none.
+ */
+static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_ADDR *local)
+{
+	union dgb_addr l;
+
+	memset(&l, 0, sizeof(l));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			l.s_in.sin_family = AF_INET;
+			l.s_in.sin_addr = pi.ipi_addr;
+			l.s_in.sin_port = d->local.sa.sa_family == AF_INET ? d->local.s_in.sin_port
+									    : d->local.s_in6.sin6_port;
+			break;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			l.s_in6.sin6_family = AF_INET6;
+			l.s_in6.sin6_addr = pi.ipi6_addr;
+			l.s_in6.sin6_port = d->local.s_in6.sin6_port;
+			l.s_in6.sin6_scope_id = d->local.s_in6.sin6_scope_id;
+			break;
+		}
+	}
+	if (l.sa.sa_family == AF_UNSPEC)
+		BIO_ADDR_clear(local);
+	else
+		memcpy(local, &l, sizeof(l));
+}
+
+static struct dgb_batch *batch_or_raise(void)
+{
+	struct dgb_batch *bt = dgb_batch_get();
+
+	if (bt == NULL)
+		ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
+	return bt;
+}
+
+int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
+		     size_t *msgs_processed)
+{
+	struct dgb_bio *d = BIO_get_data(b);
+	struct dgb_batch *bt;
+	unsigned int n;
+	socklen_t namelen;
+	int r;
+
+	if (msgs_processed == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return 0;
+	}
+	*msgs_processed = 0;
+	if (num_msg == 0)
+		return 1;
+	if (!check_args(msg, stride, flags) || (bt = batch_or_raise()) == NULL)
+		return 0;
+
+	n = num_msg > DGB_MAX_BATCH ? DGB_MAX_BATCH : (unsigned int)num_msg;
+	/* Some systems refuse a destination on a connected socket: give none. */
+	namelen = d->connected ? 0 : name_len(d);
+	for (unsigned int i = 0; i < n; i++) {
+		DGB_MSG *m = MSG_N(msg, stride, i);
+		struct msghdr *mh = &bt->mh[i].msg_hdr;
+
+		if (!check_msg(d, m, i))
+			return 0;
+		bt->iov[i].iov_base = m->data;
+		bt->iov[i].iov_len = m->data_len;
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_iov = &bt->iov[i];
+		mh->msg_iovlen = 1;
+		if (m->peer != NULL && namelen != 0) {
+			/* A BIO_ADDR is a socket address; the kernel reads it in place. */
+			mh->msg_name = (void *)m->peer;
+			mh->msg_namelen = namelen;
+		}
+		if (m->local != NULL && !pack_local(d, mh, m->local, bt->ctl[i].buf))
+			return 0;
+	}
+
+	r = dgb_sendmmsg(d->fd, bt->mh, n, 0);
+	if (r < 0) {
+		raise_batch_error(-r, "sendmmsg");
+		return 0;
+	}
+	for (int i = 0; i < r; i++) {
+		MSG_N(msg, stride, i)->data_len = bt->mh[i].msg_len;
+		MSG_N(msg, stride, i)->flags = 0;
+	}
+	*msgs_processed = (size_t)r;
+	return 1;
+}
+
+/* The rule of BIO_read: on an unconnected socket the sender becomes the peer. */
+static void learn_peer(struct dgb_bio *d, const struct sockaddr_in6 *from)
+{
+	while (atomic_flag_test_and_set_explicit(&d->peer_lock, memory_order_acquire))
+		;
+	dgb_addr_set(&d->peer, from);
+	atomic_flag_clear_explicit(&d->peer_lock, memory_order_release);
+}
+
+int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
+		     size_t *msgs_processed)
+{
+	struct dgb_bio *d = BIO_get_data(b);
+	struct dgb_batch *bt;
+	unsigned int n;
+	int r;
+
+	if (msgs_processed == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return 0;
+	}
+	*msgs_processed = 0;
+	if (num_msg == 0)
+		return 1;
+	if (!check_args(msg, stride, flags) || (bt = batch_or_raise()) == NULL)
+		return 0;
+
+	n = num_msg > DGB_MAX_BATCH ? DGB_MAX_BATCH : (unsigned int)num_msg;
+	/* Peeking more than one would return the same datagram each time. */
+	if (d->peek)
+		n = 1;
+	for (unsigned int i = 0; i < n; i++) {
+		DGB_MSG *m = MSG_N(msg, stride, i);
+		struct msghdr *mh = &bt->mh[i].msg_hdr;
+
+		if (!check_msg(d, m, i))
+			return 0;
+		bt->iov[i].iov_base = m->data;
+		bt->iov[i].iov_len = m->data_len;
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_iov = &bt->iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_name = &bt->name[i];
+		mh->msg_namelen = sizeof(bt->name[i]);
+		if (m->local != NULL) {
+			mh->msg_control = bt->ctl[i].buf;
+			mh->msg_controllen = sizeof(bt->ctl[i].buf);
+		}
+	}
+
+	r = dgb_recvmmsg(d->fd, bt->mh, n, d->peek ? MSG_PEEK : 0);
+	if (r < 0) {
+		raise_batch_error(-r, "recvmmsg");
+		return 0;
+	}
+	for (int i = 0; i < r; i++) {
+		DGB_MSG *m = MSG_N(msg, stride, i);
+		const struct msghdr *mh = &bt->mh[i].msg_hdr;
+
+		m->data_len = bt->mh[i].msg_len;
+		m->flags = 0;
+		/* Only IP addresses fit the name buffer; anything else reads as none. */
+		if (mh->msg_namelen == 0 || (bt->name[i].sin6_family != AF_INET &&
+					     bt->name[i].sin6_family != AF_INET6))
+			memset(&bt->name[i], 0, sizeof(bt->name[i]));
+		if (m->peer != NULL) {
+			union dgb_addr p;
+
+			dgb_addr_set(&p, &bt->name[i]);
+			memcpy(m->peer, &p, sizeof(p));
+		}
+		if (m->local != NULL)
+			extract_local(d, mh, m->local);
+	}
+	if (r > 0 && !d->connected)
+		learn_peer(d, &bt->name[r - 1]);
+	*msgs_processed = (size_t)r;
+	return 1;
+}
