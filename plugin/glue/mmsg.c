@@ -239,14 +239,19 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 			return 0;
 		bt->iov[i].iov_base = m->data;
 		bt->iov[i].iov_len = m->data_len;
-		memset(mh, 0, sizeof(*mh));
 		mh->msg_iov = &bt->iov[i];
 		mh->msg_iovlen = 1;
+		mh->msg_flags = 0;
+		/* A BIO_ADDR is a socket address; the kernel reads it in place. */
 		if (m->peer != NULL && namelen != 0) {
-			/* A BIO_ADDR is a socket address; the kernel reads it in place. */
 			mh->msg_name = (void *)m->peer;
 			mh->msg_namelen = namelen;
+		} else {
+			mh->msg_name = NULL;
+			mh->msg_namelen = 0;
 		}
+		mh->msg_control = NULL;
+		mh->msg_controllen = 0;
 		if (m->local != NULL && !pack_local(d, mh, m->local, bt->ctl[i].buf))
 			return 0;
 	}
@@ -265,7 +270,7 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 }
 
 /* The rule of BIO_read: on an unconnected socket the sender becomes the peer. */
-static void learn_peer(struct dgb_bio *d, const struct sockaddr_in6 *from)
+static void learn_peer(struct dgb_bio *d, const void *from)
 {
 	while (atomic_flag_test_and_set_explicit(&d->peer_lock, memory_order_acquire))
 		;
@@ -303,14 +308,27 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 			return 0;
 		bt->iov[i].iov_base = m->data;
 		bt->iov[i].iov_len = m->data_len;
-		memset(mh, 0, sizeof(*mh));
 		mh->msg_iov = &bt->iov[i];
 		mh->msg_iovlen = 1;
-		mh->msg_name = &bt->name[i];
-		mh->msg_namelen = sizeof(bt->name[i]);
+		mh->msg_flags = 0;
+		/*
+		 * A BIO_ADDR is a socket address: the kernel writes the sender
+		 * straight into the caller's, and into batch space only when
+		 * the caller asked for none (the BIO's peer still needs it).
+		 */
+		if (m->peer != NULL) {
+			mh->msg_name = m->peer;
+			mh->msg_namelen = sizeof(union dgb_addr);
+		} else {
+			mh->msg_name = &bt->name[i];
+			mh->msg_namelen = sizeof(bt->name[i]);
+		}
 		if (m->local != NULL) {
 			mh->msg_control = bt->ctl[i].buf;
 			mh->msg_controllen = sizeof(bt->ctl[i].buf);
+		} else {
+			mh->msg_control = NULL;
+			mh->msg_controllen = 0;
 		}
 	}
 
@@ -322,24 +340,23 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	for (int i = 0; i < r; i++) {
 		DGB_MSG *m = MSG_N(msg, stride, i);
 		const struct msghdr *mh = &bt->mh[i].msg_hdr;
+		struct sockaddr *from = mh->msg_name;
 
 		m->data_len = bt->mh[i].msg_len;
 		m->flags = 0;
-		/* Only IP addresses fit the name buffer; anything else reads as none. */
-		if (mh->msg_namelen == 0 || (bt->name[i].sin6_family != AF_INET &&
-					     bt->name[i].sin6_family != AF_INET6))
-			memset(&bt->name[i], 0, sizeof(bt->name[i]));
-		if (m->peer != NULL) {
-			union dgb_addr p;
-
-			dgb_addr_set(&p, &bt->name[i]);
-			memcpy(m->peer, &p, sizeof(p));
+		/* No sender, or not an IP one (it would not fit batch space): none. */
+		if (mh->msg_namelen == 0 ||
+		    (from->sa_family != AF_INET && from->sa_family != AF_INET6)) {
+			if (m->peer != NULL)
+				BIO_ADDR_clear(m->peer);
+			else
+				memset(from, 0, sizeof(bt->name[i]));
 		}
 		if (m->local != NULL)
 			extract_local(d, mh, m->local);
 	}
 	if (r > 0 && !d->connected)
-		learn_peer(d, &bt->name[r - 1]);
+		learn_peer(d, bt->mh[r - 1].msg_hdr.msg_name);
 	*msgs_processed = (size_t)r;
 	return 1;
 }
