@@ -35,17 +35,25 @@ AC_SUBST([VISIBILITY_CFLAGS])
 ])
 
 # DGB_SANITIZERS
-#   --enable-sanitizers builds everything with ASan and UBSan, any report
-#   being fatal.  Programs the project does not build (the openssl command)
-#   need the ASan runtime preloaded to load the instrumented module; its
+#   --enable-sanitizers (or =yes) builds everything with ASan and UBSan, any
+#   report being fatal; --enable-sanitizers=thread builds with ThreadSanitizer
+#   instead.  Programs the project does not build (the openssl command) need
+#   the sanitizer's runtime preloaded to load the instrumented module; its
 #   path is passed to the tests as SANITIZER_PRELOAD.
 AC_DEFUN([DGB_SANITIZERS], [
 AC_ARG_ENABLE([sanitizers],
-	[AS_HELP_STRING([--enable-sanitizers], [build with -fsanitize=address,undefined])],
+	[AS_HELP_STRING([--enable-sanitizers@<:@=thread@:>@],
+		[build with -fsanitize=address,undefined, or with -fsanitize=thread])],
 	[], [enable_sanitizers=no])
 SANITIZER_PRELOAD=
-AS_IF([test "x$enable_sanitizers" = xyes], [
-	dgb_san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+AS_CASE([$enable_sanitizers],
+	[yes], [dgb_san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+		dgb_san_rt=libasan.so; dgb_san_name=ASan],
+	[thread], [dgb_san="-fsanitize=thread -fno-omit-frame-pointer"
+		dgb_san_rt=libtsan.so; dgb_san_name=TSan],
+	[no], [dgb_san=],
+	[AC_MSG_ERROR([--enable-sanitizers takes yes, no or thread, not $enable_sanitizers])])
+AS_IF([test -n "$dgb_san"], [
 	dgb_save_CFLAGS=$CFLAGS
 	dgb_save_LDFLAGS=$LDFLAGS
 	CFLAGS="$CFLAGS $dgb_san"
@@ -54,10 +62,10 @@ AS_IF([test "x$enable_sanitizers" = xyes], [
 	AC_LINK_IFELSE([AC_LANG_PROGRAM([], [])], [AC_MSG_RESULT([yes])], [
 		AC_MSG_RESULT([no])
 		AC_MSG_ERROR([the compiler cannot build with sanitizers])])
-	SANITIZER_PRELOAD=`$CC -print-file-name=libasan.so`
+	SANITIZER_PRELOAD=`$CC -print-file-name=$dgb_san_rt`
 	AS_IF([test -f "$SANITIZER_PRELOAD"], [],
-		[AC_MSG_ERROR([cannot find the ASan runtime ($SANITIZER_PRELOAD)])])
+		[AC_MSG_ERROR([cannot find the $dgb_san_name runtime ($SANITIZER_PRELOAD)])])
 ])
 AC_SUBST([SANITIZER_PRELOAD])
-AM_CONDITIONAL([SANITIZERS], [test "x$enable_sanitizers" = xyes])
+AM_CONDITIONAL([SANITIZERS], [test "x$enable_sanitizers" != xno])
 ])

@@ -3,7 +3,9 @@
 #   1. make distcheck against the system OpenSSL (3.0 on Debian 12);
 #   2. make check against OpenSSL 3.5, built by scripts/openssl35.sh;
 #   3. make check against OpenSSL 3.5 with ASan and UBSan, where any
-#      sanitizer report fails the run.
+#      sanitizer report fails the run;
+#   4. the threaded Check suite against OpenSSL 3.5 with ThreadSanitizer,
+#      where any TSan warning fails the run.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,9 +108,31 @@ stage_sanitizers() {
 	return "$rc"
 }
 
+# Only the threaded suite runs under TSan: the rest is single-threaded and
+# covered by the stages above.
+stage_tsan() {
+	local dir
+	local rc=0
+	dir=$(bash "$top/scripts/build.sh" openssl-3.5-tsan \
+		--with-openssl="$ossl35" --enable-sanitizers=thread) || return 1
+	CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		make -C "$dir" -j"$(nproc)" check TESTS=tests/dgb_check || rc=1
+	if [ "$rc" -ne 0 ]; then
+		find "$dir" -name test-suite.log -exec cat {} + 2>/dev/null || true
+	fi
+	report "$dir"
+	# A TSan warning fails the run even where the test survived it.
+	if grep -l 'WARNING: ThreadSanitizer' "$dir"/tests/*.log 2>/dev/null; then
+		echo "ThreadSanitizer warnings found in the logs above"
+		rc=1
+	fi
+	return "$rc"
+}
+
 run "check and distcheck, system OpenSSL $(pkg-config --modversion libcrypto)" stage_distcheck
 run "check, OpenSSL 3.5" stage_check35
 run "check, OpenSSL 3.5, ASan+UBSan" stage_sanitizers
+run "check, OpenSSL 3.5, TSan (threads)" stage_tsan
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -18,6 +18,8 @@ int main(void)
 	srunner_add_suite(sr, suite_core());
 	srunner_add_suite(sr, suite_provider());
 	srunner_add_suite(sr, suite_dgram());
+	srunner_add_suite(sr, suite_mmsg());
+	srunner_add_suite(sr, suite_threads());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -171,7 +171,7 @@ static void env_done(struct env *e)
 	ERR_clear_error();
 }
 
-static const BIO_METHOD *module_method(void)
+OSSL_PROVIDER *module_provider(void)
 {
 	static OSSL_PROVIDER *prov;
 
@@ -181,7 +181,21 @@ static const BIO_METHOD *module_method(void)
 			ERR_print_errors_fp(stderr);
 		ck_assert_ptr_nonnull(prov);
 	}
-	return DGB_provider_bio_method(prov);
+	return prov;
+}
+
+const BIO_METHOD *module_method(void)
+{
+	return DGB_provider_bio_method(module_provider());
+}
+
+uint64_t module_counter(const char *name)
+{
+	uint64_t v = 0;
+	OSSL_PARAM p[] = { OSSL_PARAM_uint64(name, &v), OSSL_PARAM_END };
+
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(module_provider(), p), 1);
+	return v;
 }
 
 static void run(scenario_fn *sc, const BIO_METHOD *m, int module, struct tr *t)

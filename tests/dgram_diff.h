@@ -9,7 +9,9 @@
 #ifndef DGB_DGRAM_DIFF_H
 #define DGB_DGRAM_DIFF_H
 
+#include <stdint.h>
 #include <openssl/bio.h>
+#include <openssl/provider.h>
 
 #include "testutil.h"
 
@@ -75,6 +77,14 @@ int env_add_fd(struct env *e, int fd, const union tu_addr *addr);
 BIO *env_bio(struct env *e, int fd, int close_flag);
 BIO_ADDR *env_bio_addr(const union tu_addr *a);
 int openssl_since_32(void);
+
+/*
+ * The module, loaded once per test process into the default library
+ * context; its counters by parameter name.
+ */
+OSSL_PROVIDER *module_provider(void);
+const BIO_METHOD *module_method(void);
+uint64_t module_counter(const char *name);
 
 /* Receive one datagram on a raw socket within 1s; -1 if none came. */
 long raw_recv(int fd, void *buf, size_t len);

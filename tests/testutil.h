@@ -50,5 +50,7 @@ Suite *suite_probe(void);
 Suite *suite_core(void);
 Suite *suite_provider(void);
 Suite *suite_dgram(void);
+Suite *suite_mmsg(void);
+Suite *suite_threads(void);
 
 #endif /* DGB_TESTUTIL_H */

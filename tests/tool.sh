@@ -64,4 +64,16 @@ check "unknown command exits 2" test $? -eq 2
 "$DGB_TOOL" probe --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
 
+# The benchmark: a very short run completes and reports all three
+# implementations on both paths.  Correctness only; never the figures.
+timeout 120 "$DGB_TOOL" bench --config "$scratch/openssl.cnf" --seconds 0.05 >"$scratch/bench" 2>&1
+check "bench --seconds 0.05 exits 0" test $? -eq 0
+for path in send recv; do
+	for impl in plugin openssl raw; do
+		check "bench: $path $impl row" grep -qE "^$path +$impl +.+ [0-9]+ +[0-9]+\.[0-9]+ " "$scratch/bench"
+	done
+done
+"$DGB_TOOL" bench --config "$scratch/openssl.cnf" --batch 0 >/dev/null 2>&1
+check "bench --batch 0 is a usage error" test $? -eq 2
+
 finish

@@ -7,6 +7,7 @@
  *   dgrambatch --version
  *   dgrambatch probe [--json]
  *   dgrambatch demo [--config FILE] [--count N] [--size BYTES]
+ *   dgrambatch bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--json]
  */
 #include "config.h"
 
@@ -29,6 +30,7 @@
 
 #include "dgrambatch.h"
 #include "probe/probe.h"
+#include "bench.h"
 
 static const char *progname = "dgrambatch";
 
@@ -37,8 +39,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s --version\n"
 		"       %s probe [--json]\n"
-		"       %s demo [--config FILE] [--count N] [--size BYTES]\n",
-		progname, progname, progname);
+		"       %s demo [--config FILE] [--count N] [--size BYTES]\n"
+		"       %s " DGB_BENCH_SYNOPSIS "\n",
+		progname, progname, progname, progname);
 }
 
 /* A whole decimal number in [min, max], or -1. */
@@ -394,6 +397,8 @@ int main(int argc, char **argv)
 		return cmd_probe(argc - 1, argv + 1);
 	if (strcmp(argv[1], "demo") == 0)
 		return cmd_demo(argc - 1, argv + 1);
+	if (strcmp(argv[1], "bench") == 0)
+		return dgb_bench_main(progname, argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", progname, argv[1]);
 	usage(stderr);
 	return 2;

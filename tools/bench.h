@@ -1,0 +1,22 @@
+/*
+ * bench.h - `dgrambatch bench`: datagrams per second through the module's
+ * BIO, OpenSSL's own datagram BIO and raw sendmmsg/recvmmsg, side by side.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef DGB_TOOLS_BENCH_H
+#define DGB_TOOLS_BENCH_H
+
+/* The subcommand's synopsis, after the program name, for usage messages. */
+#define DGB_BENCH_SYNOPSIS \
+	"bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--json]"
+
+/*
+ * Run the benchmark; argv[0] is "bench" and progname prefixes every
+ * message.  Returns the exit status: 0, 1 when any implementation or the
+ * set-up failed, 2 on a usage error.
+ */
+int dgb_bench_main(const char *progname, int argc, char **argv);
+
+#endif /* DGB_TOOLS_BENCH_H */
