@@ -56,6 +56,14 @@ extern "C" {
 #define DGB_PARAM_RX_SYSCALLS "dgrambatch-rx-syscalls"
 #define DGB_PARAM_ICMP_ERRORS "dgrambatch-icmp-errors"
 #define DGB_PARAM_FALLBACK_BATCHES "dgrambatch-fallback-batches"
+/* OSSL_PARAM_UNSIGNED_INTEGER: the most messages one batched call takes. */
+#define DGB_PARAM_MAX_BATCH "dgrambatch-max-batch"
+
+/*
+ * Keys of the provider's section in openssl.cnf, next to "module" and
+ * "activate":  max_batch = 1..1024 (default 1024).
+ */
+#define DGB_CONF_MAX_BATCH "max_batch"
 
 /*
  * Datagram BIO controls that OpenSSL 3.2 added.  The module answers them on
@@ -404,6 +412,72 @@ static inline const BIO_METHOD *DGB_provider_bio_method(OSSL_PROVIDER *prov)
 	if (!OSSL_PROVIDER_get_params(prov, params) || !OSSL_PARAM_modified(&params[0]))
 		return NULL;
 	return (const BIO_METHOD *)meth;
+}
+
+
+/*
+ * The header route: the module's datagram BIO where the module is there,
+ * OpenSSL's own where it is not, without linking against dgrambatch.
+ *
+ * DGB_s_datagram() returns the BIO_METHOD of the dgrambatch provider
+ * active in libctx (NULL: the default library context), or else loads it
+ * with OSSL_PROVIDER_try_load() (which keeps OpenSSL's default provider)
+ * just long enough to take the method, which stays valid for the life of
+ * the process.  When the module
+ * cannot be found it returns BIO_s_datagram(), and the error stack is as
+ * it was.  DGB_method_is_dgrambatch() tells the two apart.
+ * DGB_new_dgram() is BIO_new_dgram() over DGB_s_datagram().
+ */
+static inline int dgb_find_active_(OSSL_PROVIDER *prov, void *arg)
+{
+	const BIO_METHOD **out = (const BIO_METHOD **)arg;
+
+	if (strcmp(OSSL_PROVIDER_get0_name(prov), DGB_PROVIDER_NAME) != 0)
+		return 1;
+	*out = DGB_provider_bio_method(prov);
+	return *out == NULL;
+}
+
+static inline const BIO_METHOD *DGB_s_datagram(OSSL_LIB_CTX *libctx)
+{
+	const BIO_METHOD *m = NULL;
+	OSSL_PROVIDER *prov;
+
+	ERR_set_mark();
+	(void)OSSL_PROVIDER_do_all(libctx, dgb_find_active_, (void *)&m);
+	if (m == NULL) {
+		/* The method outlives the provider (it is the module's, for the process). */
+		prov = OSSL_PROVIDER_try_load(libctx, DGB_PROVIDER_NAME, 1);
+		m = DGB_provider_bio_method(prov);
+		if (prov != NULL)
+			OSSL_PROVIDER_unload(prov);
+	}
+	ERR_pop_to_mark();
+	return m != NULL ? m : BIO_s_datagram();
+}
+
+static inline int DGB_method_is_dgrambatch(const BIO_METHOD *m)
+{
+	BIO *b;
+	int r;
+
+	if (m == NULL)
+		return 0;
+	b = BIO_new(m);
+	r = DGB_is_dgrambatch(b);
+	BIO_free(b);
+	return r;
+}
+
+static inline BIO *DGB_new_dgram(OSSL_LIB_CTX *libctx, int fd, int close_flag)
+{
+	BIO *b = BIO_new(DGB_s_datagram(libctx));
+
+	if (b != NULL && BIO_set_fd(b, fd, close_flag) != 1) {
+		BIO_free(b);
+		return NULL;
+	}
+	return b;
 }
 
 #ifdef __cplusplus

@@ -82,6 +82,23 @@ CFLAGS=$dgb_save_CFLAGS
 LIBS=$dgb_save_LIBS
 ])
 
+# DGB_OPENSSL_QUIC
+#   OpenSSL's QUIC server API (3.5 and later), which the QUIC tests are
+#   written against.  Defines HAVE_OSSL_QUIC_SERVER_METHOD and
+#   HAVE_SSL_NEW_LISTENER, and sets the HAVE_QUIC_SERVER conditional when
+#   both are there.
+AC_DEFUN([DGB_OPENSSL_QUIC], [
+dgb_save_CFLAGS=$CFLAGS
+dgb_save_LIBS=$LIBS
+CFLAGS="$CFLAGS $SSL_CFLAGS $CRYPTO_CFLAGS"
+LIBS="$SSL_LIBS $CRYPTO_LIBS $LIBS"
+AC_CHECK_FUNCS([OSSL_QUIC_server_method SSL_new_listener])
+CFLAGS=$dgb_save_CFLAGS
+LIBS=$dgb_save_LIBS
+AM_CONDITIONAL([HAVE_QUIC_SERVER],
+	[test "x$ac_cv_func_OSSL_QUIC_server_method" = xyes && test "x$ac_cv_func_SSL_new_listener" = xyes])
+])
+
 # DGB_MODULESDIR
 #   Where OpenSSL looks for modules: libcrypto's own modulesdir variable,
 #   else $libdir/ossl-modules; --with-modulesdir overrides both.

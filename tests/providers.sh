@@ -60,6 +60,27 @@ digest=$(printf abc | OPENSSL_CONF=$scratch/openssl.cnf run_openssl dgst -sha256
 check "a digest through the default provider still works" \
 	test "${digest%% *}" = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
+# The shipped example configuration activates dgrambatch (found through
+# OPENSSL_MODULES here) and keeps the default provider.
+example=$(dirname "$0")/../doc/openssl-dgrambatch.cnf
+if OPENSSL_CONF=$example run_openssl list -providers >"$scratch/byexample" 2>&1; then
+	expect_active "$scratch/byexample" "example config"
+else
+	not_ok "openssl list -providers with doc/openssl-dgrambatch.cnf: $(cat "$scratch/byexample")"
+fi
+digest=$(printf abc | OPENSSL_CONF=$example run_openssl dgst -sha256 -r 2>&1)
+check "example config: a digest through the default provider works" \
+	test "${digest%% *}" = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+# A bad max_batch keeps the provider from activating.
+sed 's/^activate = 1$/activate = 1\nmax_batch = 0/' "$scratch/openssl.cnf" >"$scratch/bad.cnf"
+OPENSSL_CONF=$scratch/bad.cnf run_openssl list -providers >"$scratch/bybad" 2>&1
+check "max_batch = 0: dgrambatch is not active" sh -c "! grep -q '^  dgrambatch' '$scratch/bybad'"
+# A good one is reported by the provider.
+sed 's/^activate = 1$/activate = 1\nmax_batch = 96/' "$scratch/openssl.cnf" >"$scratch/good.cnf"
+OPENSSL_CONF=$scratch/good.cnf run_openssl list -providers -verbose >"$scratch/bygood" 2>&1
+check "max_batch = 96: dgrambatch is active" grep -q '^  dgrambatch' "$scratch/bygood"
+
 # The main job: the demo loads the module through the config file and
 # carries real datagrams through its BIO.
 if "$DGB_TOOL" demo --config "$scratch/openssl.cnf" --count 200 >"$scratch/demo" 2>&1; then

@@ -18,6 +18,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
+#include <openssl/proverr.h>
+#include <openssl/crypto.h>
 
 #include "dgrambatch.h"
 #include "testutil.h"
@@ -170,18 +172,20 @@ END_TEST
  * Loaded from a config file next to the default provider: dgrambatch is
  * active and digests still work through the default provider.
  */
-START_TEST(test_config_route)
+/*
+ * An openssl.cnf that activates the default provider and dgrambatch, with
+ * extra lines in dgrambatch's section; returns its path (to be unlinked).
+ */
+static char *write_cnf(const char *extra)
 {
 	const char *module = getenv("DGB_MODULE");
-	char path[] = "/tmp/dgb-cnf-XXXXXX";
-	int fd = mkstemp(path);
+	static char path[64];
+	int fd;
 	FILE *f;
-	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-	EVP_MD *md;
-	unsigned char out[32];
-	unsigned int outlen = 0;
 
 	ck_assert_ptr_nonnull(module);
+	snprintf(path, sizeof(path), "/tmp/dgb-cnf-XXXXXX");
+	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	f = fdopen(fd, "w");
 	ck_assert_ptr_nonnull(f);
@@ -190,8 +194,22 @@ START_TEST(test_config_route)
 		"[openssl_init]\nproviders = provider_sect\n"
 		"[provider_sect]\ndefault = default_sect\ndgrambatch = dgrambatch_sect\n"
 		"[default_sect]\nactivate = 1\n"
-		"[dgrambatch_sect]\nmodule = %s\nactivate = 1\n", module);
+		"[dgrambatch_sect]\nmodule = %s\nactivate = 1\n%s", module, extra);
 	fclose(f);
+	return path;
+}
+
+/*
+ * Loaded from a config file next to the default provider: dgrambatch is
+ * active and digests still work through the default provider.
+ */
+START_TEST(test_config_route)
+{
+	char *path = write_cnf("");
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	EVP_MD *md;
+	unsigned char out[32];
+	unsigned int outlen = 0;
 
 	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
 	unlink(path);
@@ -204,6 +222,131 @@ START_TEST(test_config_route)
 	ck_assert_uint_eq(out[0], 0xba);
 	ck_assert_uint_eq(out[31], 0xad);
 	EVP_MD_free(md);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+static OSSL_PROVIDER *find_prov;
+
+static int find_dgrambatch(OSSL_PROVIDER *p, void *arg)
+{
+	(void)arg;
+	if (strcmp(OSSL_PROVIDER_get0_name(p), DGB_PROVIDER_NAME) == 0)
+		find_prov = p;
+	return 1;
+}
+
+/*
+ * max_batch in the provider's section limits every batched call; the
+ * provider reports the limit in force.
+ */
+START_TEST(test_config_max_batch)
+{
+	char *path = write_cnf("max_batch = 64\n");
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	unsigned int limit = 0;
+	OSSL_PARAM p[] = { OSSL_PARAM_uint(DGB_PARAM_MAX_BATCH, &limit), OSSL_PARAM_END };
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba;
+	BIO_ADDR *to;
+	DGB_MSG msg[100];
+	size_t done = 0;
+
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	find_prov = NULL;
+	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
+	ck_assert_ptr_nonnull(find_prov);
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(find_prov, p), 1);
+	ck_assert_uint_eq(limit, 64);
+
+	ba = module_bio(DGB_provider_bio_method(find_prov), fa, &b);
+	to = BIO_ADDR_new();
+	ck_assert(BIO_ADDR_rawmake(to, AF_INET, &b.sin.sin_addr, 4, b.sin.sin_port));
+	memset(msg, 0, sizeof(msg));
+	for (int i = 0; i < 100; i++) {
+		msg[i].data = "m";
+		msg[i].data_len = 1;
+		msg[i].peer = to;
+	}
+	ck_assert_int_eq(DGB_sendmmsg(ba, msg, sizeof(DGB_MSG), 100, 0, &done), 1);
+	ck_assert_uint_eq(done, 64);
+	BIO_ADDR_free(to);
+	BIO_free(ba);
+	close(fb);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+/*
+ * A bad max_batch is refused at load time: the provider does not activate.
+ * From a config section with activate = 1, OpenSSL treats a provider that
+ * fails to start as a non-fatal configuration problem and drops its errors;
+ * loaded with OSSL_PROVIDER_load() (the section without activate), the
+ * error naming the key and the value is on the stack.
+ */
+START_TEST(test_config_bad_value)
+{
+	static const char *const bad[] = { "0", "1025", "-5", "abc", "12x", "" };
+	char line[64];
+	char *path;
+	OSSL_LIB_CTX *ctx;
+	OSSL_PROVIDER *loaded;
+	unsigned long err;
+	const char *data = NULL;
+	int flags = 0, found = 0;
+	FILE *f;
+
+	snprintf(line, sizeof(line), "max_batch = %s\n", bad[_i]);
+	path = write_cnf(line);
+	ctx = OSSL_LIB_CTX_new();
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, DGB_PROVIDER_NAME), 0);
+	OSSL_LIB_CTX_free(ctx);
+
+	/*
+	 * The same section without activate, then an explicit load.  OpenSSL
+	 * hands a section's keys to an explicit load only since 3.2.
+	 */
+	if (OpenSSL_version_num() < 0x30200000L) {
+		fprintf(stderr, "NOTE test_config_bad_value: OpenSSL %s passes config keys to "
+				"activated providers only\n", OpenSSL_version(OPENSSL_VERSION_STRING));
+		unlink(path);
+		return;
+	}
+	f = fopen(path, "r+");
+	ck_assert_ptr_nonnull(f);
+	{
+		char text[1024];
+		size_t n = fread(text, 1, sizeof(text) - 1, f);
+		char *act;
+
+		text[n] = '\0';
+		act = strstr(text, "[dgrambatch_sect]");
+		ck_assert_ptr_nonnull(act);
+		act = strstr(act, "activate = 1");
+		ck_assert_ptr_nonnull(act);
+		memcpy(act, "activate = 0", 12);
+		rewind(f);
+		fwrite(text, 1, n, f);
+	}
+	fclose(f);
+	ctx = OSSL_LIB_CTX_new();
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	ERR_clear_error();
+	loaded = OSSL_PROVIDER_load(ctx, DGB_PROVIDER_NAME);
+	ck_assert_ptr_null(loaded);
+	while ((err = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (ERR_GET_LIB(err) == ERR_LIB_PROV &&
+		    ERR_GET_REASON(err) == PROV_R_INVALID_CONFIG_DATA) {
+			ck_assert_ptr_nonnull(data);
+			ck_assert_ptr_nonnull(strstr(data, "max_batch"));
+			found = 1;
+		}
+	}
+	ck_assert_msg(found, "max_batch = '%s': no PROV_R_INVALID_CONFIG_DATA", bad[_i]);
 	OSSL_LIB_CTX_free(ctx);
 }
 END_TEST
@@ -257,6 +400,115 @@ START_TEST(test_bio_outlives_provider)
 }
 END_TEST
 
+/* --- the header route ---------------------------------------------------- */
+
+/*
+ * Not loaded yet: DGB_s_datagram loads it for the method, and the default
+ * provider still loads by itself.
+ */
+START_TEST(test_header_loads_provider)
+{
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	const BIO_METHOD *m;
+	EVP_MD *md;
+
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, DGB_PROVIDER_NAME), 0);
+	m = DGB_s_datagram(ctx);
+	ck_assert_ptr_ne(m, BIO_s_datagram());
+	ck_assert_int_eq(DGB_method_is_dgrambatch(m), 1);
+	/* Loaded only to take the method, which outlives it. */
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, DGB_PROVIDER_NAME), 0);
+	md = EVP_MD_fetch(ctx, "SHA256", NULL);
+	ck_assert_ptr_nonnull(md);
+	EVP_MD_free(md);
+	/* A second call hands out the same method. */
+	ck_assert_ptr_eq(DGB_s_datagram(ctx), m);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+/* Loaded from a config file: that provider's method. */
+START_TEST(test_header_uses_configured)
+{
+	char *path = write_cnf("");
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	find_prov = NULL;
+	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
+	ck_assert_ptr_nonnull(find_prov);
+	ck_assert_ptr_eq(DGB_s_datagram(ctx), DGB_provider_bio_method(find_prov));
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+/*
+ * No module to be found: OpenSSL's own datagram BIO, and nothing left on
+ * the error stack; DGB_new_dgram still gives a working BIO.
+ */
+START_TEST(test_header_falls_back)
+{
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba;
+	char in[8];
+
+	ck_assert_int_eq(OSSL_PROVIDER_set_default_search_path(ctx, "/nonexistent"), 1);
+	ERR_clear_error();
+	ck_assert_ptr_eq(DGB_s_datagram(ctx), BIO_s_datagram());
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	ck_assert_int_eq(DGB_method_is_dgrambatch(BIO_s_datagram()), 0);
+	ck_assert_int_eq(DGB_method_is_dgrambatch(NULL), 0);
+	ba = DGB_new_dgram(ctx, fa, BIO_CLOSE);
+	ck_assert_ptr_nonnull(ba);
+	ck_assert_int_eq(DGB_is_dgrambatch(ba), 0);
+	{
+		BIO_ADDR *to = BIO_ADDR_new();
+
+		ck_assert(BIO_ADDR_rawmake(to, AF_INET, &b.sin.sin_addr, 4, b.sin.sin_port));
+		ck_assert_int_eq(BIO_dgram_set_peer(ba, to), 1);
+		BIO_ADDR_free(to);
+	}
+	ck_assert_int_eq(BIO_write(ba, "plain", 5), 5);
+	ck_assert_int_eq(recv(fb, in, sizeof(in), 0), 5);
+	BIO_free(ba);
+	close(fb);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+/* DGB_new_dgram with the module: its BIO, on the fd, carrying datagrams. */
+START_TEST(test_header_new_dgram)
+{
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba = DGB_new_dgram(ctx, fa, BIO_CLOSE), *bb = DGB_new_dgram(ctx, fb, BIO_NOCLOSE);
+	BIO_ADDR *to = BIO_ADDR_new();
+	char in[8];
+
+	ck_assert_ptr_nonnull(ba);
+	ck_assert_ptr_nonnull(bb);
+	ck_assert_int_eq(DGB_is_dgrambatch(ba), 1);
+	ck_assert_int_eq(BIO_get_fd(ba, NULL), fa);
+	ck_assert_int_eq(BIO_get_close(ba), BIO_CLOSE);
+	ck_assert_int_eq(BIO_get_close(bb), BIO_NOCLOSE);
+	ck_assert(BIO_ADDR_rawmake(to, AF_INET, &b.sin.sin_addr, 4, b.sin.sin_port));
+	ck_assert_int_eq(BIO_dgram_set_peer(ba, to), 1);
+	ck_assert_int_eq(BIO_write(ba, "header", 6), 6);
+	ck_assert_int_eq(BIO_read(bb, in, sizeof(in)), 6);
+	ck_assert_mem_eq(in, "header", 6);
+	BIO_ADDR_free(to);
+	BIO_free(ba);
+	BIO_free(bb);
+	close(fb);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
 Suite *suite_provider(void)
 {
 	Suite *s = suite_create("provider");
@@ -269,8 +521,17 @@ Suite *suite_provider(void)
 	tcase_add_test(tc, test_bio_method_param);
 	tcase_add_test(tc, test_bio_method_other_provider);
 	tcase_add_test(tc, test_config_route);
+	tcase_add_test(tc, test_config_max_batch);
+	tcase_add_loop_test(tc, test_config_bad_value, 0, 6);
 	tcase_add_test(tc, test_load_unload);
 	tcase_add_test(tc, test_bio_outlives_provider);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("header");
+	tcase_add_test(tc, test_header_loads_provider);
+	tcase_add_test(tc, test_header_uses_configured);
+	tcase_add_test(tc, test_header_falls_back);
+	tcase_add_test(tc, test_header_new_dgram);
 	suite_add_tcase(s, tc);
 	return s;
 }

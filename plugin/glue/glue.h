@@ -19,4 +19,11 @@
  */
 const BIO_METHOD *dgb_bio_method(void);
 
+/*
+ * The most messages one batched call processes (1..DGB_MAX_BATCH), set from
+ * the provider's configuration ("max_batch"); process-wide, like the method.
+ */
+unsigned int dgb_batch_limit(void);
+void dgb_set_batch_limit(unsigned int limit);
+
 #endif /* DGB_GLUE_H */

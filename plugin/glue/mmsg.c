@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -37,6 +38,26 @@
 #include "dgram.h"
 
 #define MSG_N(base, stride, i) ((DGB_MSG *)((char *)(base) + (i) * (stride)))
+
+static atomic_uint batch_limit = DGB_MAX_BATCH;
+
+unsigned int dgb_batch_limit(void)
+{
+	return atomic_load_explicit(&batch_limit, memory_order_relaxed);
+}
+
+void dgb_set_batch_limit(unsigned int limit)
+{
+	atomic_store_explicit(&batch_limit, limit, memory_order_relaxed);
+}
+
+/* How many of num_msg messages this call takes. */
+static unsigned int batch_size(size_t num_msg)
+{
+	unsigned int limit = dgb_batch_limit();
+
+	return num_msg > limit ? limit : (unsigned int)num_msg;
+}
 
 /*
  * Raise the error for a failed batch.  Socket errors are ERR_LIB_SYS with
@@ -228,7 +249,7 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	if (!check_args(msg, stride, flags) || (bt = batch_or_raise()) == NULL)
 		return 0;
 
-	n = num_msg > DGB_MAX_BATCH ? DGB_MAX_BATCH : (unsigned int)num_msg;
+	n = batch_size(num_msg);
 	/* Some systems refuse a destination on a connected socket: give none. */
 	namelen = d->connected ? 0 : name_len(d);
 	for (unsigned int i = 0; i < n; i++) {
@@ -296,7 +317,7 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	if (!check_args(msg, stride, flags) || (bt = batch_or_raise()) == NULL)
 		return 0;
 
-	n = num_msg > DGB_MAX_BATCH ? DGB_MAX_BATCH : (unsigned int)num_msg;
+	n = batch_size(num_msg);
 	/* Peeking more than one would return the same datagram each time. */
 	if (d->peek)
 		n = 1;

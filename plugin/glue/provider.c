@@ -16,7 +16,12 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
+#include <openssl/proverr.h>
+
+#include <errno.h>
+#include <stdlib.h>
 
 #include "dgrambatch.h"
 #include "core/core.h"
@@ -44,6 +49,7 @@ static const OSSL_PARAM gettable[] = {
 	OSSL_PARAM_uint64(DGB_PARAM_RX_SYSCALLS, NULL),
 	OSSL_PARAM_uint64(DGB_PARAM_ICMP_ERRORS, NULL),
 	OSSL_PARAM_uint64(DGB_PARAM_FALLBACK_BATCHES, NULL),
+	OSSL_PARAM_uint(DGB_PARAM_MAX_BATCH, NULL),
 	OSSL_PARAM_END
 };
 
@@ -77,6 +83,9 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 		return 0;
 	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
 	if (p != NULL && !OSSL_PARAM_set_int(p, ctx->method != NULL))
+		return 0;
+	p = OSSL_PARAM_locate(params, DGB_PARAM_MAX_BATCH);
+	if (p != NULL && !OSSL_PARAM_set_uint(p, dgb_batch_limit()))
 		return 0;
 	p = OSSL_PARAM_locate(params, DGB_PARAM_BIO_METHOD);
 	if (p != NULL && !OSSL_PARAM_set_octet_ptr(p, (void *)ctx->method, 0))
@@ -112,12 +121,49 @@ static const OSSL_DISPATCH dgb_dispatch[] = {
 	{ 0, NULL }
 };
 
+/*
+ * The keys of the provider's configuration section (see dgrambatch(7)).
+ * A value that does not parse is refused at load time, with an error that
+ * names the key and the value, and the provider does not load.
+ */
+static int read_config(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
+{
+	OSSL_FUNC_core_get_params_fn *get_params = NULL;
+	const char *max_batch = NULL;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_utf8_ptr(DGB_CONF_MAX_BATCH, (char **)&max_batch, 0),
+		OSSL_PARAM_END
+	};
+	unsigned long v;
+	char *end;
+
+	for (; in != NULL && in->function_id != 0; in++)
+		if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+			get_params = OSSL_FUNC_core_get_params(in);
+	if (get_params == NULL || !get_params(handle, p) || max_batch == NULL)
+		return 1;
+	errno = 0;
+	v = strtoul(max_batch, &end, 10);
+	if (errno != 0 || end == max_batch || *end != '\0' || max_batch[0] == '-' || v < 1 ||
+	    v > DGB_MAX_BATCH) {
+		ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_CONFIG_DATA,
+			       "dgrambatch: %s = \"%s\": expected a whole number from 1 to %d",
+			       DGB_CONF_MAX_BATCH, max_batch, DGB_MAX_BATCH);
+		return 0;
+	}
+	dgb_set_batch_limit((unsigned int)v);
+	return 1;
+}
+
 DGB_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
 				  const OSSL_DISPATCH *in,
 				  const OSSL_DISPATCH **out, void **provctx)
 {
-	struct dgb_provctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
+	struct dgb_provctx *ctx;
 
+	if (!read_config(handle, in))
+		goto err1;
+	ctx = OPENSSL_zalloc(sizeof(*ctx));
 	if (ctx == NULL)
 		goto err1;
 	ctx->handle = handle;

@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# quic.sh - QUIC (OpenSSL 3.5's QUIC server and client) on the dgrambatch
+# datagram BIO over 127.0.0.1:
+#   shim      tests/quic_server and tests/quic_client, both with the preload
+#             shim, move 50 MB on one stream, checked with SHA-256;
+#   header    the same with the module's BIO taken by the header route
+#             (DGB_new_dgram) from a provider a config file loads, no shim;
+#             the module's counters must show it carried the datagrams;
+#   s_client  the unmodified openssl s_client -quic, with the shim, against
+#             the server in echo mode;
+#   disabled  the shim run again with DGRAMBATCH_DISABLE=1, on OpenSSL's BIO.
+# Copyright 2026 The dgrambatch authors.
+# SPDX-License-Identifier: Apache-2.0
+. "$(dirname "$0")/testlib.sh"
+
+ossl_version=$("$DGB_TOOL" --version | sed -n 's/.*built with OpenSSL \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
+if [ ! -x "${QUIC_SERVER:-}" ] || [ ! -x "${QUIC_CLIENT:-}" ]; then
+	skip "OpenSSL ${ossl_version:-(unknown version)} has no QUIC server API" \
+		"(OSSL_QUIC_server_method, SSL_new_listener: 3.5 and later); the QUIC test programs are not built"
+fi
+[ -n "${OPENSSL_BIN:-}" ] || skip "no openssl command for this OpenSSL (for the certificate and s_client -quic)"
+command -v timeout >/dev/null || skip "no timeout command"
+
+version=$("$DGB_TOOL" --version | awk '{ print $2 }')
+debug_line="dgrambatch $version: preload shim active"
+
+# What the issue asks to move, and the fewest datagrams that can carry it
+# (QUIC packets are at most 1500 bytes here, in practice about 1200).
+bytes=52428800
+min_datagrams=$((bytes / 1500))
+
+# Upper bounds, never reached in a passing run (which takes well under a
+# second per transfer, a few seconds under ASan): a lost datagram or a
+# misbehaving BIO fails the test instead of hanging it.
+wait_limit=20
+run_limit=60
+
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+alive() {
+	kill -0 "$1" 2>/dev/null
+}
+
+gone() {
+	! alive "$1"
+}
+
+# reap PID: PID's exit status in $reaped, stopping it first if need be
+reap() {
+	local p keep=()
+	alive "$1" && kill "$1" 2>/dev/null
+	wait "$1"
+	reaped=$?
+	for p in "${pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	pids=("${keep[@]}")
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, false at the deadline
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+now() {
+	date +%s.%N
+}
+
+# elapsed START: seconds since START, to the millisecond
+elapsed() {
+	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# The environment that preloads the shim.  A sanitizer's runtime must come
+# first in LD_PRELOAD even in the programs built with it (they link it, but
+# the shim would be loaded before it); they keep their leak checks.
+shim_env=(LD_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD" DGRAMBATCH_DEBUG=1)
+
+# A throwaway certificate for localhost; the clients trust exactly this one
+# and check the name, so a completed handshake shows the server presented it.
+if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
+	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
+	>"$scratch/req.log" 2>&1; then
+	ok "self-signed certificate"
+else
+	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
+	finish
+	exit
+fi
+
+# A config file that loads the module by its path, beside the default
+# provider, and a modules directory with nothing in it: in the header run
+# the module can only come from this file.
+cat >"$scratch/dgrambatch.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+dgrambatch = dgrambatch_sect
+[default_sect]
+activate = 1
+[dgrambatch_sect]
+module = $DGB_MODULE
+activate = 1
+CNF
+mkdir "$scratch/no-modules"
+
+server_ready() {
+	grep -q '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
+}
+
+# start_server NAME [VAR=VALUE...] -- ARGS...: the test server in the
+# background with the extra environment, on a port the kernel picks and
+# the server reports; sets dir, server_pid and port (empty if it never
+# listened).
+start_server() {
+	local envs=()
+	dir=$scratch/$1
+	shift
+	while [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	mkdir -p "$dir"
+	env "${envs[@]}" timeout -k 5 "$run_limit" "$QUIC_SERVER" \
+		--cert "$scratch/cert.pem" --key "$scratch/key.pem" "$@" \
+		>"$dir/server.out" 2>"$dir/server.err" &
+	server_pid=$!
+	pids+=("$server_pid")
+	port=
+	wait_for "$wait_limit" server_ready &&
+		port=$(awk '$1 == "PORT" { print $2; exit }' "$dir/server.out")
+	[ -n "$port" ]
+}
+
+# stop_server: the server's exit status in server_status, once it has
+# served its one connection (or at the deadline, stopped)
+stop_server() {
+	wait_for "$wait_limit" gone "$server_pid"
+	reap "$server_pid"
+	server_status=$reaped
+}
+
+# transfer NAME [VAR=VALUE...] -- SERVER ARGS -- CLIENT ARGS: one 50 MB
+# transfer, both programs with the extra environment; sets client_status
+# and server_status, and took (seconds).  False if the server never listened.
+transfer() {
+	local name=$1 envs=() sargs=() start
+	shift
+	while [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	while [ "$1" != -- ]; do
+		sargs+=("$1")
+		shift
+	done
+	shift
+	client_status=none server_status=none took=
+	if ! start_server "$name" "${envs[@]}" -- "${sargs[@]}"; then
+		stop_server
+		return 1
+	fi
+	echo "# $name: server on 127.0.0.1:$port"
+	start=$(now)
+	env "${envs[@]}" timeout -k 5 "$run_limit" "$QUIC_CLIENT" --port "$port" \
+		--ca "$scratch/cert.pem" --bytes "$bytes" "$@" \
+		>"$dir/client.out" 2>"$dir/client.err"
+	client_status=$?
+	stop_server
+	took=$(elapsed "$start")
+	echo "# $name: $bytes bytes and the reply in $took s; $(grep -h 'MB/s' "$dir/client.err")"
+	return 0
+}
+
+# expect_transfer NAME: the checks common to the 50 MB transfers
+expect_transfer() {
+	local name=$1 dir=$scratch/$1 hex
+	hex=$(awk '$1 == "OK" && $2 == "sha256" { print $3 }' "$dir/client.out")
+	check "$name: client exited 0 (status $client_status)" test "$client_status" = 0
+	check "$name: server exited 0 (status $server_status)" test "$server_status" = 0
+	check "$name: client says OK for $bytes bytes" \
+		grep -qx "OK sha256 [0-9a-f]\{64\} $bytes" "$dir/client.out"
+	check "$name: server hashed the same $bytes bytes" \
+		grep -qx "SERVED sha256 ${hex:-none} $bytes" "$dir/server.out"
+}
+
+# expect_bio NAME KIND: both programs report their datagram BIO as KIND
+expect_bio() {
+	local who
+	for who in client server; do
+		check "$1: $who's datagram BIO is $2's" grep -qx "BIO $2" "$scratch/$1/$who.out"
+	done
+}
+
+# expect_shim NAME COUNT [WHO...]: the debug line COUNT times in each one's stderr
+expect_shim() {
+	local name=$1 count=$2 who n whos
+	shift 2
+	whos=("$@")
+	[ "${#whos[@]}" -gt 0 ] || whos=(client server)
+	for who in "${whos[@]}"; do
+		n=$(grep -c -F "$debug_line" "$scratch/$name/$who.err")
+		if [ "$count" -gt 0 ]; then
+			check "$name: $who ran with the shim (debug line once)" test "$n" -eq "$count"
+		else
+			check "$name: $who ran without the shim (no debug line)" test "$n" -eq 0
+		fi
+	done
+}
+
+# show_output NAME FAILS [WHO...]: what the programs said, if checks failed
+# since the count was FAILS
+show_output() {
+	local name=$1 before=$2 who f whos
+	shift 2
+	[ "$fails" -gt "$before" ] || return 0
+	whos=("$@")
+	[ "${#whos[@]}" -gt 0 ] || whos=(client server)
+	for who in "${whos[@]}"; do
+		for f in out err; do
+			echo "# --- $who std$f ($name)"
+			sed 's/^/# /' "$scratch/$name/$who.$f"
+		done
+	done
+}
+
+# counter FILE tx|rx: the module's datagram count in a COUNTERS line, or -1
+counter() {
+	awk -v k="$2=" '$1 == "COUNTERS" {
+		for (i = 2; i <= NF; i++)
+			if (index($i, k) == 1 && substr($i, length(k) + 1) ~ /^[0-9]+$/) {
+				v = substr($i, length(k) + 1)
+				exit
+			}
+	} END { print v == "" ? -1 : v }' "$1"
+}
+
+# (a) The shim in both programs: libssl's SSL_set_fd in the server and the
+# client's own BIO_new_dgram get the module's BIO.
+before=$fails
+if transfer shim "${shim_env[@]}" -- -- ; then
+	expect_transfer shim
+	expect_shim shim 1
+	expect_bio shim dgrambatch
+	show_output shim "$before"
+else
+	not_ok "shim: the server did not listen: $(cat "$scratch/shim/server.err")"
+fi
+
+# (b) The header route, no shim: DGB_new_dgram in both programs takes the
+# module's BIO from the provider the config file loaded, on a connected
+# socket in the client.  The counters are the module's own: the data
+# direction must account for the whole transfer; the other carries the
+# acknowledgements (a fraction of that) and the replies.
+before=$fails
+if transfer header OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
+	-- --bio header -- --bio header --connected; then
+	expect_transfer header
+	expect_shim header 0
+	expect_bio header dgrambatch
+	ctx=$(counter "$scratch/header/client.out" tx) crx=$(counter "$scratch/header/client.out" rx)
+	stx=$(counter "$scratch/header/server.out" tx) srx=$(counter "$scratch/header/server.out" rx)
+	echo "# header: client COUNTERS tx=$ctx rx=$crx, server COUNTERS tx=$stx rx=$srx"
+	check "header: client's module sent at least $min_datagrams datagrams ($ctx)" \
+		test "$ctx" -ge "$min_datagrams"
+	check "header: server's module received at least $min_datagrams datagrams ($srx)" \
+		test "$srx" -ge "$min_datagrams"
+	check "header: server's module sent the acknowledgements ($stx)" test "$stx" -gt 0
+	check "header: client's module received them ($crx)" test "$crx" -gt 0
+	check "header: nothing received that was not sent (client rx $crx <= server tx $stx)" \
+		test "$crx" -le "$stx"
+	check "header: nothing received that was not sent (server rx $srx <= client tx $ctx)" \
+		test "$srx" -le "$ctx"
+	show_output header "$before"
+else
+	not_ok "header: the server did not listen: $(cat "$scratch/header/server.err")"
+fi
+
+# (c) The unmodified openssl s_client -quic with the shim, against the
+# server (with the shim too) in echo mode.  s_client hangs up as soon as its
+# input ends, so its input stays open (this shell holds the FIFO) until the
+# line has come back.  run_openssl puts a sanitizer's runtime before the
+# shim, with leak checks off, and OPENSSL_RUN_LIBDIR into LD_LIBRARY_PATH;
+# timeout(1) needs a program, hence the exported functions and bash -c.
+export OPENSSL_BIN OPENSSL_RUN_LIBDIR="${OPENSSL_RUN_LIBDIR:-}" SANITIZER_PRELOAD="${SANITIZER_PRELOAD:-}"
+export -f run_openssl _run_openssl
+
+echoed() {
+	grep -qxF "$line" "$dir/client.out" || ! alive "$client_pid"
+}
+
+before=$fails
+client_status=none server_status=none
+if start_server s_client "${shim_env[@]}" -- --echo; then
+	echo "# s_client: server on 127.0.0.1:$port"
+	line="dgrambatch QUIC echo $RANDOM$RANDOM$RANDOM"
+	mkfifo "$dir/client.in"
+	exec {client_in}<>"$dir/client.in"
+	start=$(now)
+	env DGRAMBATCH_DEBUG=1 SANITIZER_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD" \
+		timeout -k 5 "$run_limit" bash -c 'run_openssl "$@"' openssl \
+		s_client -quic -alpn dgb-test -connect "127.0.0.1:$port" \
+		-CAfile "$scratch/cert.pem" -verify_return_error -verify_hostname localhost -brief \
+		<"$dir/client.in" >"$dir/client.out" 2>"$dir/client.err" {client_in}>&- &
+	client_pid=$!
+	pids+=("$client_pid")
+	echo "$line" >&"$client_in"
+	wait_for "$wait_limit" echoed
+	# End of input: s_client closes the connection; the server, told to
+	# take one, exits.
+	exec {client_in}>&-
+	wait_for "$wait_limit" gone "$client_pid"
+	reap "$client_pid"
+	client_status=$reaped
+	stop_server
+	echo "# s_client: the echo and the close in $(elapsed "$start") s"
+	check "s_client: handshake completed (QUICv1)" grep -q '^Protocol version: QUICv1$' "$dir/client.err"
+	check "s_client: certificate verified" grep -q '^Verification: OK$' "$dir/client.err"
+	check "s_client: the line came back" grep -qxF "$line" "$dir/client.out"
+	check "s_client: the server echoed exactly the line" \
+		grep -qx "ECHOED $((${#line} + 1))" "$dir/server.out"
+	check "s_client: s_client exited 0 (status $client_status)" test "$client_status" = 0
+	check "s_client: server exited 0 (status $server_status)" test "$server_status" = 0
+	expect_shim s_client 1 client server
+	check "s_client: server's datagram BIO is dgrambatch's" grep -qx "BIO dgrambatch" "$dir/server.out"
+	show_output s_client "$before"
+else
+	stop_server
+	not_ok "s_client: the server did not listen: $(cat "$scratch/s_client/server.err")"
+fi
+
+# (d) The control: the shim preloaded but disabled passes everything
+# through to OpenSSL, and the same transfer works on its BIO.
+before=$fails
+if transfer disabled "${shim_env[@]}" DGRAMBATCH_DISABLE=1 -- -- ; then
+	expect_transfer disabled
+	expect_shim disabled 0
+	expect_bio disabled openssl
+	show_output disabled "$before"
+else
+	not_ok "disabled: the server did not listen: $(cat "$scratch/disabled/server.err")"
+fi
+
+finish

@@ -1,0 +1,192 @@
+/*
+ * quic_common.h - what the QUIC test server and client share.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Both programs are written against OpenSSL's public QUIC API only; the
+ * datagram BIO under them is OpenSSL's, the preload shim's (when libssl or
+ * the program asks for BIO_s_datagram/BIO_new_dgram) or the module's by
+ * the header route (DGB_new_dgram).  Everything here is static inline, so
+ * each program takes what it uses.
+ */
+#ifndef DGB_QUIC_COMMON_H
+#define DGB_QUIC_COMMON_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+#include <openssl/ssl.h>
+
+#include "dgrambatch.h"
+
+/* The one application protocol both ends speak, in ALPN wire format. */
+static const unsigned char qt_alpn[] = { 8, 'd', 'g', 'b', '-', 't', 'e', 's', 't' };
+
+/* The name the certificate is issued to and the client checks. */
+#define QT_HOST "localhost"
+
+/* Bytes per SSL_read_ex/SSL_write_ex call and per digest update. */
+#define QT_CHUNK (256 * 1024)
+
+/* The reply line: "sha256 " + 64 hex digits + " " + a count + "\n". */
+#define QT_REPLY_MAX 128
+
+static inline void qt_vsay(const char *prog, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* An error message, then whatever OpenSSL has to say about it. */
+static inline void qt_fail(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qt_vsay(prog, fmt, ap);
+	va_end(ap);
+	ERR_print_errors_fp(stderr);
+}
+
+/* A decimal number in [min, max], or -1. */
+static inline long long qt_number(const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	return v;
+}
+
+/* A SHA-256 context from the default library context's providers. */
+static inline EVP_MD_CTX *qt_sha256_new(void)
+{
+	EVP_MD *md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	EVP_MD_CTX *c = md != NULL ? EVP_MD_CTX_new() : NULL;
+
+	if (c != NULL && !EVP_DigestInit_ex2(c, md, NULL)) {
+		EVP_MD_CTX_free(c);
+		c = NULL;
+	}
+	EVP_MD_free(md);
+	return c;
+}
+
+/* Finish the digest into 64 lower-case hex digits and a NUL. */
+static inline int qt_sha256_hex(EVP_MD_CTX *c, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0, i;
+
+	if (!EVP_DigestFinal_ex(c, md, &len) || len != 32)
+		return 0;
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 1;
+}
+
+/* What the plugin counts, read from the provider's parameters. */
+struct qt_counters {
+	uint64_t tx_datagrams, rx_datagrams, tx_bytes, rx_bytes, tx_syscalls, rx_syscalls;
+};
+
+static inline int qt_find_dgrambatch(OSSL_PROVIDER *prov, void *arg)
+{
+	if (strcmp(OSSL_PROVIDER_get0_name(prov), DGB_PROVIDER_NAME) != 0)
+		return 1;
+	*(OSSL_PROVIDER **)arg = prov;
+	return 0;
+}
+
+/* The counters of the dgrambatch provider active in the default context. */
+static inline int qt_counters_get(struct qt_counters *c)
+{
+	OSSL_PROVIDER *prov = NULL;
+	OSSL_PARAM p[7];
+
+	(void)OSSL_PROVIDER_do_all(NULL, qt_find_dgrambatch, &prov);
+	if (prov == NULL)
+		return 0;
+	memset(c, 0, sizeof(*c));
+	p[0] = OSSL_PARAM_construct_uint64(DGB_PARAM_TX_DATAGRAMS, &c->tx_datagrams);
+	p[1] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_DATAGRAMS, &c->rx_datagrams);
+	p[2] = OSSL_PARAM_construct_uint64(DGB_PARAM_TX_BYTES, &c->tx_bytes);
+	p[3] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_BYTES, &c->rx_bytes);
+	p[4] = OSSL_PARAM_construct_uint64(DGB_PARAM_TX_SYSCALLS, &c->tx_syscalls);
+	p[5] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_SYSCALLS, &c->rx_syscalls);
+	p[6] = OSSL_PARAM_construct_end();
+	return OSSL_PROVIDER_get_params(prov, p) && OSSL_PARAM_modified(&p[0]) &&
+	       OSSL_PARAM_modified(&p[1]);
+}
+
+/*
+ * The lines the test reads: which datagram BIO carried the connection and,
+ * where the module is loaded as a provider, what it moved.
+ */
+static inline void qt_report(int is_dgrambatch, int want_counters)
+{
+	struct qt_counters c;
+
+	printf("BIO %s\n", is_dgrambatch ? "dgrambatch" : "openssl");
+	if (want_counters) {
+		if (qt_counters_get(&c)) {
+			printf("COUNTERS tx=%" PRIu64 " rx=%" PRIu64 "\n", c.tx_datagrams,
+			       c.rx_datagrams);
+			printf("COUNTERS-DETAIL tx_bytes=%" PRIu64 " rx_bytes=%" PRIu64
+			       " tx_syscalls=%" PRIu64 " rx_syscalls=%" PRIu64 "\n",
+			       c.tx_bytes, c.rx_bytes, c.tx_syscalls, c.rx_syscalls);
+		} else {
+			printf("COUNTERS unavailable (no dgrambatch provider loaded)\n");
+		}
+	}
+	fflush(stdout);
+}
+
+/* The error code and reason a connection was closed with, on stderr. */
+static inline void qt_close_info(const char *prog, SSL *conn)
+{
+	SSL_CONN_CLOSE_INFO info;
+
+	if (conn == NULL || !SSL_get_conn_close_info(conn, &info, sizeof(info)))
+		return;
+	fprintf(stderr, "%s: connection closed by %s (%s error %" PRIu64 "%s%s)\n", prog,
+		(info.flags & SSL_CONN_CLOSE_FLAG_LOCAL) != 0 ? "us" : "the peer",
+		(info.flags & SSL_CONN_CLOSE_FLAG_TRANSPORT) != 0 ? "transport" : "application",
+		info.error_code, info.reason_len > 0 ? ": " : "",
+		info.reason != NULL ? info.reason : "");
+}
+
+/* Room for QUIC's bursts: larger socket buffers where the kernel allows. */
+static inline void qt_socket_buffers(int fd)
+{
+	int size = 4 * 1024 * 1024;
+
+	/* The FORCE variants pass the system maximum, for a privileged caller. */
+#ifdef SO_RCVBUFFORCE
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+#endif
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+#ifdef SO_SNDBUFFORCE
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0)
+#endif
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+#endif /* DGB_QUIC_COMMON_H */

@@ -1,0 +1,334 @@
+/*
+ * quic_server.c - the QUIC server of tests/quic.sh.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * A listener on a UDP socket bound to 127.0.0.1 accepts --count
+ * connections one after the other.  On each it reads the client's default
+ * stream to its end, hashing it with SHA-256, answers
+ * "sha256 <hex> <bytes>\n" and concludes the stream; with --echo it sends
+ * back whatever arrives instead, until the client ends the stream or
+ * closes the connection.
+ *
+ * The datagram BIO: with --bio default, SSL_set_fd(), which has libssl
+ * call BIO_s_datagram() (the preload shim's when it is preloaded); with
+ * --bio header, DGB_new_dgram() from dgrambatch.h, which is the module's
+ * BIO when the dgrambatch provider is loaded or loadable.
+ *
+ * stdout carries the lines the test reads:
+ *   PORT <n>                   once listening
+ *   SERVED sha256 <hex> <n>    per connection (ECHOED <n> with --echo)
+ *   BIO dgrambatch|openssl     at exit: which BIO the listener had
+ *   COUNTERS tx=<n> rx=<n>     at exit, --bio header: the module's counts
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "quic_common.h"
+
+static const char prog[] = "quic_server";
+
+struct options {
+	const char *cert, *key;
+	int port;
+	long long count;
+	int echo;
+	int header;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: %s --cert FILE --key FILE [--port N] [--count N] [--echo]\n"
+		"       [--bio default|header]\n",
+		prog);
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->count = 1;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--echo") == 0) {
+			o->echo = 1;
+			continue;
+		}
+		if (v == NULL)
+			goto bad;
+		i++;
+		if (strcmp(a, "--cert") == 0) {
+			o->cert = v;
+		} else if (strcmp(a, "--key") == 0) {
+			o->key = v;
+		} else if (strcmp(a, "--port") == 0) {
+			if ((o->port = (int)qt_number(v, 0, 65535)) < 0)
+				goto bad;
+		} else if (strcmp(a, "--count") == 0) {
+			if ((o->count = qt_number(v, 1, 1000000)) < 0)
+				goto bad;
+		} else if (strcmp(a, "--bio") == 0) {
+			if (strcmp(v, "header") == 0)
+				o->header = 1;
+			else if (strcmp(v, "default") != 0)
+				goto bad;
+		} else {
+			goto bad;
+		}
+	}
+	if (o->cert != NULL && o->key != NULL)
+		return 1;
+bad:
+	usage();
+	return 0;
+}
+
+/* The server picks the client's protocol only if it is ours. */
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *sel = NULL;
+
+	if (SSL_select_next_proto(&sel, outlen, qt_alpn, sizeof(qt_alpn), in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *make_ctx(const struct options *o)
+{
+	SSL_CTX *ctx = SSL_CTX_new(OSSL_QUIC_server_method());
+
+	if (ctx == NULL) {
+		qt_fail(prog, "SSL_CTX_new(OSSL_QUIC_server_method()) failed");
+		return NULL;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		qt_fail(prog, "cannot use certificate %s with key %s", o->cert, o->key);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	return ctx;
+}
+
+/* A UDP socket bound to 127.0.0.1:port; *bound is the port it got. */
+static int bind_loopback(int port, int *bound)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+		return -1;
+	}
+	qt_socket_buffers(fd);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+		fprintf(stderr, "%s: bind 127.0.0.1:%d: %s\n", prog, port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*bound = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * Whether the connection ended because the client closed it without an
+ * error: how s_client -quic hangs up when its input ends.
+ */
+static int closed_by_peer_cleanly(SSL *conn)
+{
+	SSL_CONN_CLOSE_INFO info;
+
+	return SSL_get_conn_close_info(conn, &info, sizeof(info)) &&
+	       (info.flags & (SSL_CONN_CLOSE_FLAG_LOCAL | SSL_CONN_CLOSE_FLAG_TRANSPORT)) == 0 &&
+	       info.error_code == 0;
+}
+
+static int write_all(SSL *conn, const void *buf, size_t len)
+{
+	size_t off = 0, w;
+
+	while (off < len) {
+		if (!SSL_write_ex(conn, (const char *)buf + off, len - off, &w)) {
+			qt_fail(prog, "SSL_write_ex failed (SSL_get_error %d)",
+				SSL_get_error(conn, 0));
+			qt_close_info(prog, conn);
+			return 0;
+		}
+		off += w;
+	}
+	return 1;
+}
+
+/* End our side: the stream, then the connection (waiting for the acks). */
+static int finish_conn(SSL *conn)
+{
+	int r;
+
+	if (!SSL_stream_conclude(conn, 0)) {
+		qt_fail(prog, "SSL_stream_conclude failed");
+		return 0;
+	}
+	while ((r = SSL_shutdown(conn)) == 0)
+		;
+	if (r < 0 && !closed_by_peer_cleanly(conn)) {
+		qt_fail(prog, "SSL_shutdown failed (SSL_get_error %d)", SSL_get_error(conn, r));
+		qt_close_info(prog, conn);
+		return 0;
+	}
+	ERR_clear_error();
+	return 1;
+}
+
+/* Read the stream to its end, hashing it; answer with the digest and count. */
+static int serve_digest(SSL *conn, unsigned char *buf)
+{
+	EVP_MD_CTX *md = qt_sha256_new();
+	char hex[65], reply[QT_REPLY_MAX];
+	uint64_t total = 0;
+	size_t n;
+	int len, ok = 0;
+
+	if (md == NULL) {
+		qt_fail(prog, "no SHA-256");
+		return 0;
+	}
+	for (;;) {
+		if (SSL_read_ex(conn, buf, QT_CHUNK, &n)) {
+			if (!EVP_DigestUpdate(md, buf, n)) {
+				qt_fail(prog, "EVP_DigestUpdate failed");
+				goto out;
+			}
+			total += n;
+			continue;
+		}
+		if (SSL_get_error(conn, 0) == SSL_ERROR_ZERO_RETURN)
+			break;
+		qt_fail(prog, "SSL_read_ex failed after %" PRIu64 " bytes (SSL_get_error %d)",
+			total, SSL_get_error(conn, 0));
+		qt_close_info(prog, conn);
+		goto out;
+	}
+	if (!qt_sha256_hex(md, hex)) {
+		qt_fail(prog, "EVP_DigestFinal_ex failed");
+		goto out;
+	}
+	len = snprintf(reply, sizeof(reply), "sha256 %s %" PRIu64 "\n", hex, total);
+	if (!write_all(conn, reply, (size_t)len) || !finish_conn(conn))
+		goto out;
+	printf("SERVED sha256 %s %" PRIu64 "\n", hex, total);
+	fflush(stdout);
+	ok = 1;
+out:
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+/* Send back what arrives until the client ends the stream or hangs up. */
+static int serve_echo(SSL *conn, unsigned char *buf)
+{
+	uint64_t total = 0;
+	size_t n;
+
+	for (;;) {
+		if (SSL_read_ex(conn, buf, QT_CHUNK, &n)) {
+			if (!write_all(conn, buf, n))
+				return 0;
+			total += n;
+			continue;
+		}
+		if (SSL_get_error(conn, 0) == SSL_ERROR_ZERO_RETURN) {
+			if (!finish_conn(conn))
+				return 0;
+			break;
+		}
+		if (closed_by_peer_cleanly(conn)) {
+			ERR_clear_error();
+			break;
+		}
+		qt_fail(prog, "SSL_read_ex failed after %" PRIu64 " bytes (SSL_get_error %d)",
+			total, SSL_get_error(conn, 0));
+		qt_close_info(prog, conn);
+		return 0;
+	}
+	printf("ECHOED %" PRIu64 "\n", total);
+	fflush(stdout);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	SSL_CTX *ctx = NULL;
+	SSL *listener = NULL, *conn;
+	BIO *bio;
+	unsigned char *buf = NULL;
+	int fd = -1, port = 0, is_dgb = 0, rc = 1;
+	long long served;
+
+	if (!parse(argc, argv, &o))
+		return 2;
+	if ((buf = malloc(QT_CHUNK)) == NULL || (ctx = make_ctx(&o)) == NULL)
+		goto out;
+	if ((fd = bind_loopback(o.port, &port)) < 0)
+		goto out;
+	if ((listener = SSL_new_listener(ctx, 0)) == NULL) {
+		qt_fail(prog, "SSL_new_listener failed");
+		goto out;
+	}
+	if (o.header) {
+		if ((bio = DGB_new_dgram(NULL, fd, BIO_NOCLOSE)) == NULL) {
+			qt_fail(prog, "DGB_new_dgram failed");
+			goto out;
+		}
+		SSL_set_bio(listener, bio, bio);
+	} else if (!SSL_set_fd(listener, fd)) {
+		qt_fail(prog, "SSL_set_fd failed");
+		goto out;
+	}
+	is_dgb = DGB_is_dgrambatch(SSL_get_rbio(listener));
+	if (!SSL_listen(listener)) {
+		qt_fail(prog, "SSL_listen failed");
+		goto out;
+	}
+	printf("PORT %d\n", port);
+	fflush(stdout);
+
+	for (served = 0; served < o.count; served++) {
+		int ok;
+
+		if ((conn = SSL_accept_connection(listener, 0)) == NULL) {
+			qt_fail(prog, "SSL_accept_connection failed");
+			goto out;
+		}
+		ok = o.echo ? serve_echo(conn, buf) : serve_digest(conn, buf);
+		SSL_free(conn);
+		if (!ok)
+			goto out;
+	}
+	rc = 0;
+out:
+	SSL_free(listener);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	qt_report(is_dgb, o.header);
+	return rc;
+}
