@@ -21,17 +21,6 @@ debug_line="dgrambatch $version: preload shim active"
 wait_limit=20
 run_limit=60
 
-# Whatever is still running when the test ends goes with it.
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	rm -rf "$scratch"
-}
-trap cleanup EXIT
-
 # start_openssl IN OUT ERR ARGS...: the openssl command in the background,
 # with the shim preloaded and the variables in run_env; sets started_pid.
 # This builds on run_openssl, which puts SANITIZER_PRELOAD (the ASan
@@ -51,32 +40,6 @@ start_openssl() {
 		<"$in" >"$out" 2>"$err" {server_in}>&- {client_in}>&- &
 	started_pid=$!
 	pids+=("$started_pid")
-}
-
-# reap PID: PID's exit status in $reaped, stopping it first if need be
-reap() {
-	local p keep=()
-	alive "$1" && kill "$1" 2>/dev/null
-	wait "$1"
-	reaped=$?
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	pids=("${keep[@]}")
-}
-
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, false at the deadline
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
-alive() {
-	kill -0 "$1" 2>/dev/null
 }
 
 # arrived FILE BYTES PID: FILE has grown to BYTES, or PID, which writes it,

@@ -37,7 +37,7 @@ run_openssl list -providers -verbose -provider default -provider dgrambatch >"$s
 check "verbose listing shows the build info" grep -q "build info: dgrambatch $version" "$scratch/verbose"
 
 # From a config file that also keeps the default provider.
-cat >"$scratch/openssl.cnf" <<CNF
+write_cnf "$scratch/openssl.cnf"
 openssl_conf = openssl_init
 [openssl_init]
 providers = provider_sect
@@ -73,11 +73,11 @@ check "example config: a digest through the default provider works" \
 	test "${digest%% *}" = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 # A bad max_batch keeps the provider from activating.
-sed 's/^activate = 1$/activate = 1\nmax_batch = 0/' "$scratch/openssl.cnf" >"$scratch/bad.cnf"
+write_cnf "$scratch/bad.cnf" "max_batch = 0"
 OPENSSL_CONF=$scratch/bad.cnf run_openssl list -providers >"$scratch/bybad" 2>&1
 check "max_batch = 0: dgrambatch is not active" sh -c "! grep -q '^  dgrambatch' '$scratch/bybad'"
 # A good one is reported by the provider.
-sed 's/^activate = 1$/activate = 1\nmax_batch = 96/' "$scratch/openssl.cnf" >"$scratch/good.cnf"
+write_cnf "$scratch/good.cnf" "max_batch = 96"
 OPENSSL_CONF=$scratch/good.cnf run_openssl list -providers -verbose >"$scratch/bygood" 2>&1
 check "max_batch = 96: dgrambatch is active" grep -q '^  dgrambatch' "$scratch/bygood"
 

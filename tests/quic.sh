@@ -35,44 +35,8 @@ min_datagrams=$((bytes / 1500))
 wait_limit=20
 run_limit=60
 
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-alive() {
-	kill -0 "$1" 2>/dev/null
-}
-
 gone() {
 	! alive "$1"
-}
-
-# reap PID: PID's exit status in $reaped, stopping it first if need be
-reap() {
-	local p keep=()
-	alive "$1" && kill "$1" 2>/dev/null
-	wait "$1"
-	reaped=$?
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	pids=("${keep[@]}")
-}
-
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, false at the deadline
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
 }
 
 now() {
@@ -105,7 +69,7 @@ fi
 # A config file that loads the module by its path, beside the default
 # provider, and a modules directory with nothing in it: in the header run
 # the module can only come from this file.
-cat >"$scratch/dgrambatch.cnf" <<CNF
+write_cnf "$scratch/dgrambatch.cnf"
 openssl_conf = openssl_init
 [openssl_init]
 providers = provider_sect

@@ -55,6 +55,62 @@ _run_openssl() {
 	fi
 }
 
-# A private scratch directory, removed on exit.
+# write_cnf FILE [LINES]: an openssl.cnf that activates OpenSSL's default
+# provider and this build's module, with LINES added to the module's section.
+write_cnf() {
+	cat >"$1" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+dgrambatch = dgrambatch_sect
+[default_sect]
+activate = 1
+[dgrambatch_sect]
+module = $DGB_MODULE
+activate = 1
+${2:-}
+CNF
+}
+
+# Background processes a test starts go in pids; whatever is still running
+# when the test ends goes with it, and so does the scratch directory.
+pids=()
+
+alive() {
+	kill -0 "$1" 2>/dev/null
+}
+
+# reap PID: PID's exit status in $reaped, stopping it first if need be
+reap() {
+	local p keep=()
+	alive "$1" && kill "$1" 2>/dev/null
+	wait "$1"
+	reaped=$?
+	for p in "${pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	pids=("${keep[@]}")
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, false at the deadline
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	rm -rf "$scratch"
+}
+
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/dgb-test.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+trap cleanup EXIT

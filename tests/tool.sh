@@ -38,7 +38,7 @@ check "DGRAMBATCH_CAPS_DISABLE turns udp_gro off" grep -qE '"udp_gro": \{ "built
 
 # The demo: a size that overflows the receive buffer in one window neither
 # hangs nor fails, and malformed numbers are usage errors.
-cat >"$scratch/openssl.cnf" <<CNF
+write_cnf "$scratch/openssl.cnf"
 openssl_conf = openssl_init
 [openssl_init]
 providers = provider_sect
