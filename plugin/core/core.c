@@ -50,10 +50,9 @@ static int fail(int err)
 	return -err;
 }
 
-ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags)
+/* Count one single-datagram call; r is its result. */
+static ssize_t counted_tx(ssize_t r)
 {
-	ssize_t r = sendmsg(fd, msg, flags);
-
 	COUNT(tx_syscalls, 1);
 	if (r < 0)
 		return fail(errno);
@@ -62,28 +61,29 @@ ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags)
 	return r;
 }
 
-ssize_t dgb_write1(int fd, const void *buf, size_t len)
+static ssize_t counted_rx(ssize_t r)
 {
-	ssize_t r = write(fd, buf, len);
-
-	COUNT(tx_syscalls, 1);
-	if (r < 0)
-		return fail(errno);
-	COUNT(tx_datagrams, 1);
-	COUNT(tx_bytes, (uint64_t)r);
-	return r;
-}
-
-ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags)
-{
-	ssize_t r = recvmsg(fd, msg, flags);
-
 	COUNT(rx_syscalls, 1);
 	if (r < 0)
 		return fail(errno);
 	COUNT(rx_datagrams, 1);
 	COUNT(rx_bytes, (uint64_t)r);
 	return r;
+}
+
+ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return counted_tx(sendmsg(fd, msg, flags));
+}
+
+ssize_t dgb_write1(int fd, const void *buf, size_t len)
+{
+	return counted_tx(write(fd, buf, len));
+}
+
+ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return counted_rx(recvmsg(fd, msg, flags));
 }
 
 /*

@@ -221,48 +221,65 @@ static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_
 		memcpy(local, &l, sizeof(l));
 }
 
-static struct dgb_batch *batch_or_raise(void)
+/*
+ * The start of a call in either direction: *msgs_processed set to 0, the
+ * arguments checked, this thread's batch space taken.  Returns how many
+ * messages to take, 0 when there are none (the call succeeds having done
+ * nothing), or -1 with an error raised.
+ */
+static long batch_start(const void *msg, size_t stride, size_t num_msg, uint64_t flags,
+			size_t *msgs_processed, struct dgb_batch **bt)
 {
-	struct dgb_batch *bt = dgb_batch_get();
-
-	if (bt == NULL)
+	if (msgs_processed == NULL) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+		return -1;
+	}
+	*msgs_processed = 0;
+	if (num_msg == 0)
+		return 0;
+	if (!check_args(msg, stride, flags))
+		return -1;
+	*bt = dgb_batch_get();
+	if (*bt == NULL) {
 		ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
-	return bt;
+		return -1;
+	}
+	return batch_size(num_msg);
+}
+
+/* Message i's payload, and the parts of its msghdr both directions share. */
+static struct msghdr *msg_payload(struct dgb_batch *bt, unsigned int i, const DGB_MSG *m)
+{
+	struct msghdr *mh = &bt->mh[i].msg_hdr;
+
+	bt->iov[i].iov_base = m->data;
+	bt->iov[i].iov_len = m->data_len;
+	mh->msg_iov = &bt->iov[i];
+	mh->msg_iovlen = 1;
+	mh->msg_flags = 0;
+	return mh;
 }
 
 int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
 		     size_t *msgs_processed)
 {
 	struct dgb_bio *d = BIO_get_data(b);
-	struct dgb_batch *bt;
-	unsigned int n;
+	struct dgb_batch *bt = NULL;
+	long n = batch_start(msg, stride, num_msg, flags, msgs_processed, &bt);
 	socklen_t namelen;
 	int r;
 
-	if (msgs_processed == NULL) {
-		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
-		return 0;
-	}
-	*msgs_processed = 0;
-	if (num_msg == 0)
-		return 1;
-	if (!check_args(msg, stride, flags) || (bt = batch_or_raise()) == NULL)
-		return 0;
-
-	n = batch_size(num_msg);
+	if (n <= 0)
+		return n == 0;
 	/* Some systems refuse a destination on a connected socket: give none. */
 	namelen = d->connected ? 0 : name_len(d);
 	for (unsigned int i = 0; i < n; i++) {
 		DGB_MSG *m = MSG_N(msg, stride, i);
-		struct msghdr *mh = &bt->mh[i].msg_hdr;
+		struct msghdr *mh;
 
 		if (!check_msg(d, m, i))
 			return 0;
-		bt->iov[i].iov_base = m->data;
-		bt->iov[i].iov_len = m->data_len;
-		mh->msg_iov = &bt->iov[i];
-		mh->msg_iovlen = 1;
-		mh->msg_flags = 0;
+		mh = msg_payload(bt, i, m);
 		/* A BIO_ADDR is a socket address; the kernel reads it in place. */
 		if (m->peer != NULL && namelen != 0) {
 			mh->msg_name = (void *)m->peer;
@@ -277,7 +294,7 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 			return 0;
 	}
 
-	r = dgb_sendmmsg(d->fd, bt->mh, n, 0);
+	r = dgb_sendmmsg(d->fd, bt->mh, (unsigned int)n, 0);
 	if (r < 0) {
 		raise_batch_error(-r, "sendmmsg");
 		return 0;
@@ -303,35 +320,22 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		     size_t *msgs_processed)
 {
 	struct dgb_bio *d = BIO_get_data(b);
-	struct dgb_batch *bt;
-	unsigned int n;
+	struct dgb_batch *bt = NULL;
+	long n = batch_start(msg, stride, num_msg, flags, msgs_processed, &bt);
 	int r;
 
-	if (msgs_processed == NULL) {
-		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
-		return 0;
-	}
-	*msgs_processed = 0;
-	if (num_msg == 0)
-		return 1;
-	if (!check_args(msg, stride, flags) || (bt = batch_or_raise()) == NULL)
-		return 0;
-
-	n = batch_size(num_msg);
+	if (n <= 0)
+		return n == 0;
 	/* Peeking more than one would return the same datagram each time. */
 	if (d->peek)
 		n = 1;
 	for (unsigned int i = 0; i < n; i++) {
 		DGB_MSG *m = MSG_N(msg, stride, i);
-		struct msghdr *mh = &bt->mh[i].msg_hdr;
+		struct msghdr *mh;
 
 		if (!check_msg(d, m, i))
 			return 0;
-		bt->iov[i].iov_base = m->data;
-		bt->iov[i].iov_len = m->data_len;
-		mh->msg_iov = &bt->iov[i];
-		mh->msg_iovlen = 1;
-		mh->msg_flags = 0;
+		mh = msg_payload(bt, i, m);
 		/*
 		 * A BIO_ADDR is a socket address: the kernel writes the sender
 		 * straight into the caller's, and into batch space only when
@@ -353,7 +357,7 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		}
 	}
 
-	r = dgb_recvmmsg(d->fd, bt->mh, n, d->peek ? MSG_PEEK : 0);
+	r = dgb_recvmmsg(d->fd, bt->mh, (unsigned int)n, d->peek ? MSG_PEEK : 0);
 	if (r < 0) {
 		raise_batch_error(-r, "recvmmsg");
 		return 0;
