@@ -42,7 +42,7 @@ echo "== dgrambatch demo"
 echo
 echo "== DTLS through the preload shim: openssl s_server -dtls / s_client -dtls on 127.0.0.1"
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 	-subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 port=$((20000 + RANDOM % 10000))
