@@ -15,7 +15,7 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -187,8 +187,12 @@ typedef struct dgb_msg_st {
 #define DGB_MAX_MSGS 1024
 
 /*
- * The module's private controls.  DGB_CTRL_IDENTIFY answers DGB_IDENTITY;
- * DGB_CTRL_SENDMMSG and DGB_CTRL_RECVMMSG take a DGB_MMSG_ARGS.
+ * The module's private controls.  DGB_CTRL_IDENTIFY, with the BIO itself as
+ * the pointer argument, answers DGB_IDENTITY; DGB_CTRL_SENDMMSG and
+ * DGB_CTRL_RECVMMSG take a DGB_MMSG_ARGS naming the BIO.  The module acts
+ * only when the BIO named is the one the control reached: a filter BIO
+ * (BIO_f_ssl, BIO_f_buffer) passes unknown controls down its chain, and a
+ * batch must never bypass it and put its payload on the wire unfiltered.
  */
 #define DGB_CTRL_IDENTIFY 0x44474201
 #define DGB_CTRL_SENDMMSG 0x44474202
@@ -196,6 +200,7 @@ typedef struct dgb_msg_st {
 #define DGB_IDENTITY 0x64676231L
 
 typedef struct dgb_mmsg_args_st {
+	BIO *bio;
 	DGB_MSG *msg;
 	size_t stride;
 	size_t num_msg;
@@ -206,7 +211,7 @@ typedef struct dgb_mmsg_args_st {
 	int result;
 } DGB_MMSG_ARGS;
 
-/* Whether b is (or passes its controls to) a dgrambatch datagram BIO. */
+/* Whether b is a dgrambatch datagram BIO itself (not a filter over one). */
 static inline int DGB_is_dgrambatch(BIO *b)
 {
 	long r;
@@ -214,7 +219,7 @@ static inline int DGB_is_dgrambatch(BIO *b)
 	if (b == NULL)
 		return 0;
 	ERR_set_mark();
-	r = BIO_ctrl(b, DGB_CTRL_IDENTIFY, 0, NULL);
+	r = BIO_ctrl(b, DGB_CTRL_IDENTIFY, 0, b);
 	ERR_pop_to_mark();
 	return r == DGB_IDENTITY;
 }
@@ -255,22 +260,35 @@ static inline void dgb_raise_errno_(int err)
 
 /*
  * One datagram per BIO_write()/BIO_read() for a BIO that is not the
- * module's.  The BIO's peer and retry flags are left as they were (a read
- * on an unconnected socket learns the peer, as BIO_read always does), and
- * after the first datagram a read is only tried when one is waiting.
+ * module's.  A send sets the BIO's peer to each message's and puts back the
+ * one it had (none: cleared); a message without a peer needs a connected
+ * socket, as with the module (EDESTADDRREQ otherwise); a receive takes one datagram per call (the BIO
+ * may be in peek mode, where a second read would return the same one) and,
+ * as BIO_read() always does, may teach an unconnected BIO its peer.  Retry
+ * flags are left as they were.
  */
 static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 				 size_t *msgs_processed, int send)
 {
 	int retry = BIO_test_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
 	BIO_ADDR *saved = send ? BIO_ADDR_new() : NULL;
-	int have_saved = saved != NULL && BIO_dgram_get_peer(b, saved) > 0;
-	int fd = -1, ok = 1;
+	int have_saved = saved != NULL && BIO_dgram_get_peer(b, saved) > 0 &&
+			 BIO_ADDR_family(saved) != AF_UNSPEC;
+	int ok = 1, peer_changed = 0, fd = -1, connected = 0;
 	size_t i;
 
+	/* As in the module, a message without a peer needs a connected socket. */
+	(void)BIO_get_fd(b, &fd);
+	if (send && fd >= 0) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		connected = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+	}
 	if (num_msg > DGB_MAX_MSGS)
 		num_msg = DGB_MAX_MSGS;
-	(void)BIO_get_fd(b, &fd);
+	if (!send)
+		num_msg = 1;
 	for (i = 0; i < num_msg; i++) {
 		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * stride);
 
@@ -288,26 +306,32 @@ static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num
 	for (i = 0; ok && i < num_msg; i++) {
 		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * stride);
 		int len = m->data_len > INT_MAX ? INT_MAX : (int)m->data_len;
+		char none[1];
+		void *data = m->data != NULL ? m->data : none;
 		int r;
 
 		errno = 0;
 		if (send) {
-			if (m->peer != NULL)
+			if (m->peer != NULL) {
 				(void)BIO_dgram_set_peer(b, m->peer);
-			r = BIO_write(b, m->data, len);
+				peer_changed = 1;
+			} else if (!connected) {
+				if (i == 0) {
+					ERR_raise(ERR_LIB_SYS, EDESTADDRREQ);
+					ok = 0;
+				}
+				break;
+			} else if (peer_changed && have_saved) {
+				(void)BIO_dgram_set_peer(b, saved);
+			}
+			r = BIO_write(b, data, len);
 			if (len == 0 && r == 0) {
 				size_t w;
 
-				r = BIO_write_ex(b, m->data, 0, &w) ? 0 : -1;
+				r = BIO_write_ex(b, data, 0, &w) ? 0 : -1;
 			}
 		} else {
-			if (i > 0) {
-				struct pollfd p = { fd, POLLIN, 0 };
-
-				if (fd < 0 || poll(&p, 1, 0) != 1)
-					break;
-			}
-			r = BIO_read(b, m->data, len);
+			r = BIO_read(b, data, len);
 			if (r >= 0 && m->peer != NULL)
 				(void)BIO_dgram_get_peer(b, m->peer);
 		}
@@ -321,8 +345,12 @@ static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num
 		m->data_len = (size_t)r;
 		m->flags = 0;
 	}
-	if (have_saved)
-		(void)BIO_dgram_set_peer(b, saved);
+	if (peer_changed) {
+		if (have_saved)
+			(void)BIO_dgram_set_peer(b, saved);
+		else
+			(void)BIO_ctrl_set_connected(b, NULL);
+	}
 	BIO_ADDR_free(saved);
 	BIO_clear_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
 	BIO_set_flags(b, retry);
@@ -349,6 +377,7 @@ static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));
+	a.bio = b;
 	a.msg = msg;
 	a.stride = stride;
 	a.num_msg = num_msg;

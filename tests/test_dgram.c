@@ -334,6 +334,28 @@ static void sc_fd_and_close(struct env *e, struct tr *t)
 	tr_errors(t, "end");
 }
 
+/* BIO_dup_chain: the copy shares the socket and starts with no peer. */
+static void sc_dup(struct env *e, struct tr *t)
+{
+	int fa = env_udp(e, AF_INET), fb = env_udp(e, AF_INET);
+	BIO *b = env_bio(e, fa, BIO_NOCLOSE), *c;
+	char buf[16];
+
+	set_peer(b, &e->addrs[1]);
+	c = BIO_dup_chain(b);
+	ck_assert_ptr_nonnull(c);
+	REC("dup init", BIO_get_init(c));
+	REC("dup fd is fa", BIO_get_fd(c, NULL) == fa);
+	REC("dup close flag", BIO_get_close(c));
+	rec_peer(t, "dup peer", e, c);
+	set_peer(c, &e->addrs[1]);
+	bio_write_rec(t, "write through the copy", c, "dup", 3);
+	REC("b received", raw_recv(fb, buf, sizeof(buf)));
+	BIO_free(c);
+	REC("original fd still open", fcntl(fa, F_GETFD) != -1);
+	tr_errors(t, "end");
+}
+
 static void sc_misc_ctrls(struct env *e, struct tr *t)
 {
 	int fa = env_udp(e, AF_INET);
@@ -1042,6 +1064,7 @@ DIFF_TEST(sc_get_peer_sizes, 0)
 DIFF_TEST(sc_wrong_family, 0)
 DIFF_TEST(sc_fd_and_close, 0)
 DIFF_TEST(sc_misc_ctrls, 0)
+DIFF_TEST(sc_dup, 0)
 DIFF_TEST(sc_nbio_eagain, DIFF_SINCE_32)
 DIFF_TEST(sc_nonblocking_fd, 0)
 DIFF_TEST(sc_recv_timeout, 0)
@@ -1092,6 +1115,7 @@ Suite *suite_dgram(void)
 	ADD(sc_wrong_family, 0);
 	ADD(sc_fd_and_close, 0);
 	ADD(sc_misc_ctrls, 0);
+	ADD(sc_dup, 0);
 	ADD(sc_nbio_eagain, DIFF_SINCE_32);
 	ADD(sc_nonblocking_fd, 0);
 	ADD(sc_recv_timeout, 0);

@@ -477,6 +477,19 @@ static long detect_peer(struct dgb_bio *d, long num, void *ptr)
 	return addr_copy_out(ptr, &a, num);
 }
 
+/*
+ * BIO_dup_chain() makes a new BIO of this method, copies the BIO-level
+ * fields, then asks the original to copy its state.  OpenSSL's datagram
+ * BIO keeps its socket in a BIO-level field and copies nothing else, so the
+ * copy shares the socket and starts with no peer or settings; so does this.
+ */
+static long dup_state(const struct dgb_bio *d, BIO *to)
+{
+	if (to != NULL && BIO_ctrl(to, DGB_CTRL_IDENTIFY, 0, to) == DGB_IDENTITY)
+		((struct dgb_bio *)BIO_get_data(to))->fd = d->fd;
+	return 1;
+}
+
 /* The timer flags read once: a second query answers 0. */
 static long take_errno(struct dgb_bio *d, int err)
 {
@@ -498,8 +511,9 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_WPENDING:
 		return 0;
 	case BIO_CTRL_FLUSH:
-	case BIO_CTRL_DUP:
 		return 1;
+	case BIO_CTRL_DUP:
+		return dup_state(d, ptr);
 	case BIO_C_SET_FD:
 		return set_fd(b, d, num, ptr);
 	case BIO_C_GET_FD:
@@ -594,6 +608,16 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return 1;
 	case BIO_CTRL_DGRAM_SET_LOCAL_ADDR_ENABLE:
 		num = num > 0;
+		/*
+		 * The socket may have been bound since it was attached; the
+		 * batched paths need its current address and port.
+		 */
+		if (num) {
+			socklen_t len = sizeof(d->local);
+
+			if (getsockname(d->fd, &d->local.sa, &len) != 0)
+				dgb_addr_clear(&d->local);
+		}
 		if (num != d->local_addr_enabled) {
 			if (!enable_local_addr(d, (int)num))
 				return 0;
@@ -619,14 +643,15 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 		pd->value.fd = d->fd;
 		return 1;
 	}
+	/* Only for this very BIO, never for a filter BIO passing them down. */
 	case DGB_CTRL_IDENTIFY:
-		return DGB_IDENTITY;
+		return ptr == b ? DGB_IDENTITY : 0;
 	case DGB_CTRL_SENDMMSG:
 	case DGB_CTRL_RECVMMSG: {
 		DGB_MMSG_ARGS *a = ptr;
 
-		if (a == NULL)
-			return null_arg();
+		if (a == NULL || a->bio != b)
+			return 0;
 		a->handled = 1;
 		a->result = cmd == DGB_CTRL_SENDMMSG
 				    ? dgb_bio_sendmmsg(b, a->msg, a->stride, a->num_msg, a->flags,

@@ -294,7 +294,8 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 			return 0;
 	}
 
-	r = dgb_sendmmsg(d->fd, bt->mh, (unsigned int)n, 0);
+	/* A TCP fd, or a closed stream, is an error to report, not a SIGPIPE. */
+	r = dgb_sendmmsg(d->fd, bt->mh, (unsigned int)n, MSG_NOSIGNAL);
 	if (r < 0) {
 		raise_batch_error(-r, "sendmmsg");
 		return 0;
