@@ -244,7 +244,9 @@ static void roundtrip(int family, int mode, size_t n, size_t len_mod)
 			got += done;
 		}
 	}
-	check_mode_ran(mode, fb0);
+	/* One message takes sendmsg/recvmsg in both modes. */
+	if (n > 1)
+		check_mode_ran(mode, fb0);
 	BIO_ADDR_free(to);
 	batch_free(&tx);
 	batch_free(&rx);

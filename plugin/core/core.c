@@ -16,9 +16,103 @@
 #include "core.h"
 #include "probe/probe.h"
 
-struct dgb_counters dgb_counters;
+/*
+ * Per-thread counters.  A thread's block is written by that thread alone
+ * (relaxed loads and stores, no read-modify-write), read by dgb_counter()
+ * under stats_lock, and folded into `retired` when the thread exits.  The
+ * thread-local pointer uses the initial-exec model: one pointer fits in the
+ * static TLS that glibc keeps for modules loaded later, and it spares the
+ * hot path a call to __tls_get_addr.
+ */
+struct thread_stats {
+	atomic_uint_least64_t v[DGB_NCOUNTERS];
+	struct thread_stats *prev, *next;
+};
 
-#define COUNT(c, v) atomic_fetch_add_explicit(&dgb_counters.c, (v), memory_order_relaxed)
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_stats *stats_live;
+static uint64_t stats_retired[DGB_NCOUNTERS];
+/* Counts from threads that could not get a block of their own. */
+static atomic_uint_least64_t stats_spill[DGB_NCOUNTERS];
+static pthread_key_t stats_key;
+static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
+static int stats_key_ok;
+static __thread struct thread_stats *my_stats __attribute__((tls_model("initial-exec")));
+
+static void stats_exit(void *arg)
+{
+	struct thread_stats *t = arg;
+
+	/*
+	 * Runs in the exiting thread; another key's destructor may still count
+	 * after this one, and then gets a new block, which the next round of
+	 * destructors retires in turn.
+	 */
+	my_stats = NULL;
+	pthread_mutex_lock(&stats_lock);
+	for (int i = 0; i < DGB_NCOUNTERS; i++)
+		stats_retired[i] += atomic_load_explicit(&t->v[i], memory_order_relaxed);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		stats_live = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&stats_lock);
+	free(t);
+}
+
+static void stats_key_init(void)
+{
+	stats_key_ok = pthread_key_create(&stats_key, stats_exit) == 0;
+}
+
+static struct thread_stats *stats_self(void)
+{
+	struct thread_stats *t = my_stats;
+
+	if (t != NULL)
+		return t;
+	pthread_once(&stats_once, stats_key_init);
+	if (!stats_key_ok || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	pthread_mutex_lock(&stats_lock);
+	t->next = stats_live;
+	if (stats_live != NULL)
+		stats_live->prev = t;
+	stats_live = t;
+	pthread_mutex_unlock(&stats_lock);
+	if (pthread_setspecific(stats_key, t) != 0) {
+		stats_exit(t);
+		return NULL;
+	}
+	my_stats = t;
+	return t;
+}
+
+static void count(enum dgb_counter c, uint64_t v)
+{
+	struct thread_stats *t = stats_self();
+
+	if (t == NULL) {
+		atomic_fetch_add_explicit(&stats_spill[c], v, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&t->v[c], atomic_load_explicit(&t->v[c], memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+uint64_t dgb_counter(enum dgb_counter c)
+{
+	uint64_t sum;
+
+	pthread_mutex_lock(&stats_lock);
+	sum = stats_retired[c] + atomic_load_explicit(&stats_spill[c], memory_order_relaxed);
+	for (struct thread_stats *t = stats_live; t != NULL; t = t->next)
+		sum += atomic_load_explicit(&t->v[c], memory_order_relaxed);
+	pthread_mutex_unlock(&stats_lock);
+	return sum;
+}
 
 enum dgb_errclass dgb_errclass(int err)
 {
@@ -46,28 +140,28 @@ enum dgb_errclass dgb_errclass(int err)
 static int fail(int err)
 {
 	if (dgb_errclass(err) == DGB_ERR_ICMP)
-		COUNT(icmp_errors, 1);
+		count(DGB_ICMP_ERRORS, 1);
 	return -err;
 }
 
 /* Count one single-datagram call; r is its result. */
 static ssize_t counted_tx(ssize_t r)
 {
-	COUNT(tx_syscalls, 1);
+	count(DGB_TX_SYSCALLS, 1);
 	if (r < 0)
 		return fail(errno);
-	COUNT(tx_datagrams, 1);
-	COUNT(tx_bytes, (uint64_t)r);
+	count(DGB_TX_DATAGRAMS, 1);
+	count(DGB_TX_BYTES, (uint64_t)r);
 	return r;
 }
 
 static ssize_t counted_rx(ssize_t r)
 {
-	COUNT(rx_syscalls, 1);
+	count(DGB_RX_SYSCALLS, 1);
 	if (r < 0)
 		return fail(errno);
-	COUNT(rx_datagrams, 1);
-	COUNT(rx_bytes, (uint64_t)r);
+	count(DGB_RX_DATAGRAMS, 1);
+	count(DGB_RX_BYTES, (uint64_t)r);
 	return r;
 }
 
@@ -135,18 +229,44 @@ static uint64_t sum_len(const struct mmsghdr *msgs, int n)
 	return total;
 }
 
+/*
+ * One message goes through sendmsg/recvmsg: the same result, and a shorter
+ * path through the kernel than a vector of one.
+ */
+static int send_one(int fd, struct mmsghdr *m, int flags)
+{
+	ssize_t r = dgb_sendmsg(fd, &m->msg_hdr, flags);
+
+	if (r < 0)
+		return (int)r;
+	m->msg_len = (unsigned int)r;
+	return 1;
+}
+
+static int recv_one(int fd, struct mmsghdr *m, int flags)
+{
+	ssize_t r = dgb_recvmsg(fd, &m->msg_hdr, flags);
+
+	if (r < 0)
+		return (int)r;
+	m->msg_len = (unsigned int)r;
+	return 1;
+}
+
 int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
+	if (n == 1)
+		return send_one(fd, msgs, flags);
 	if (n > DGB_MAX_BATCH)
 		n = DGB_MAX_BATCH;
 #ifdef HAVE_SENDMMSG
 	if (dgb_cap_usable(DGB_CAP_SENDMMSG)) {
 		int r = sendmmsg(fd, msgs, n, flags);
 
-		COUNT(tx_syscalls, 1);
+		count(DGB_TX_SYSCALLS, 1);
 		if (r >= 0) {
-			COUNT(tx_datagrams, (uint64_t)r);
-			COUNT(tx_bytes, sum_len(msgs, r));
+			count(DGB_TX_DATAGRAMS, (uint64_t)r);
+			count(DGB_TX_BYTES, sum_len(msgs, r));
 			return r;
 		}
 		if (errno != ENOSYS)
@@ -154,22 +274,24 @@ int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		dgb_caps_revoke(DGB_CAP_SENDMMSG);
 	}
 #endif
-	COUNT(fallback_batches, 1);
+	count(DGB_FALLBACK_BATCHES, 1);
 	return send_loop(fd, msgs, n, flags);
 }
 
 int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
+	if (n == 1)
+		return recv_one(fd, msgs, flags);
 	if (n > DGB_MAX_BATCH)
 		n = DGB_MAX_BATCH;
 #ifdef HAVE_RECVMMSG
 	if (dgb_cap_usable(DGB_CAP_RECVMMSG)) {
 		int r = recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL);
 
-		COUNT(rx_syscalls, 1);
+		count(DGB_RX_SYSCALLS, 1);
 		if (r >= 0) {
-			COUNT(rx_datagrams, (uint64_t)r);
-			COUNT(rx_bytes, sum_len(msgs, r));
+			count(DGB_RX_DATAGRAMS, (uint64_t)r);
+			count(DGB_RX_BYTES, sum_len(msgs, r));
 			return r;
 		}
 		if (errno != ENOSYS)
@@ -177,18 +299,25 @@ int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		dgb_caps_revoke(DGB_CAP_RECVMMSG);
 	}
 #endif
-	COUNT(fallback_batches, 1);
+	count(DGB_FALLBACK_BATCHES, 1);
 	return recv_loop(fd, msgs, n, flags);
 }
 
 static pthread_key_t batch_key;
 static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
 static int batch_key_ok;
-static _Thread_local struct dgb_batch *batch;
+static __thread struct dgb_batch *batch __attribute__((tls_model("initial-exec")));
+
+static void batch_exit(void *arg)
+{
+	/* As for the counters: a later user in this thread allocates again. */
+	batch = NULL;
+	free(arg);
+}
 
 static void batch_key_init(void)
 {
-	batch_key_ok = pthread_key_create(&batch_key, free) == 0;
+	batch_key_ok = pthread_key_create(&batch_key, batch_exit) == 0;
 }
 
 struct dgb_batch *dgb_batch_get(void)

@@ -42,27 +42,25 @@ enum dgb_errclass {
 enum dgb_errclass dgb_errclass(int err);
 
 /*
- * Process-wide totals, updated with relaxed atomics on every call; they are
- * the module's only mutable global state besides the probe cache.
+ * What the module moved.  Each thread counts into its own counters, which
+ * only it writes, so the hot paths take no lock and share no cache line;
+ * dgb_counter() adds up every thread's (and those of threads that have
+ * exited) for the process-wide total.
  */
-struct dgb_counters {
-	atomic_uint_least64_t tx_datagrams;
-	atomic_uint_least64_t rx_datagrams;
-	atomic_uint_least64_t tx_bytes;
-	atomic_uint_least64_t rx_bytes;
-	atomic_uint_least64_t tx_syscalls;
-	atomic_uint_least64_t rx_syscalls;
-	atomic_uint_least64_t icmp_errors;
+enum dgb_counter {
+	DGB_TX_DATAGRAMS,
+	DGB_RX_DATAGRAMS,
+	DGB_TX_BYTES,
+	DGB_RX_BYTES,
+	DGB_TX_SYSCALLS,
+	DGB_RX_SYSCALLS,
+	DGB_ICMP_ERRORS,
 	/* Batches that went one datagram at a time (no sendmmsg/recvmmsg). */
-	atomic_uint_least64_t fallback_batches;
+	DGB_FALLBACK_BATCHES,
+	DGB_NCOUNTERS
 };
 
-extern struct dgb_counters dgb_counters;
-
-static inline uint64_t dgb_counter_get(atomic_uint_least64_t *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
+uint64_t dgb_counter(enum dgb_counter c);
 
 /* One datagram; returns the bytes moved or -errno. */
 ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags);

@@ -65,11 +65,11 @@ static int set_utf8(OSSL_PARAM *params, const char *key, const char *val)
 	return p == NULL || OSSL_PARAM_set_utf8_ptr(p, val);
 }
 
-static int set_counter(OSSL_PARAM *params, const char *key, atomic_uint_least64_t *c)
+static int set_counter(OSSL_PARAM *params, const char *key, enum dgb_counter c)
 {
 	OSSL_PARAM *p = OSSL_PARAM_locate(params, key);
 
-	return p == NULL || OSSL_PARAM_set_uint64(p, dgb_counter_get(c));
+	return p == NULL || OSSL_PARAM_set_uint64(p, dgb_counter(c));
 }
 
 static int dgb_get_params(void *provctx, OSSL_PARAM params[])
@@ -90,14 +90,14 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	p = OSSL_PARAM_locate(params, DGB_PARAM_BIO_METHOD);
 	if (p != NULL && !OSSL_PARAM_set_octet_ptr(p, (void *)ctx->method, 0))
 		return 0;
-	return set_counter(params, DGB_PARAM_TX_DATAGRAMS, &dgb_counters.tx_datagrams) &&
-	       set_counter(params, DGB_PARAM_RX_DATAGRAMS, &dgb_counters.rx_datagrams) &&
-	       set_counter(params, DGB_PARAM_TX_BYTES, &dgb_counters.tx_bytes) &&
-	       set_counter(params, DGB_PARAM_RX_BYTES, &dgb_counters.rx_bytes) &&
-	       set_counter(params, DGB_PARAM_TX_SYSCALLS, &dgb_counters.tx_syscalls) &&
-	       set_counter(params, DGB_PARAM_RX_SYSCALLS, &dgb_counters.rx_syscalls) &&
-	       set_counter(params, DGB_PARAM_ICMP_ERRORS, &dgb_counters.icmp_errors) &&
-	       set_counter(params, DGB_PARAM_FALLBACK_BATCHES, &dgb_counters.fallback_batches);
+	return set_counter(params, DGB_PARAM_TX_DATAGRAMS, DGB_TX_DATAGRAMS) &&
+	       set_counter(params, DGB_PARAM_RX_DATAGRAMS, DGB_RX_DATAGRAMS) &&
+	       set_counter(params, DGB_PARAM_TX_BYTES, DGB_TX_BYTES) &&
+	       set_counter(params, DGB_PARAM_RX_BYTES, DGB_RX_BYTES) &&
+	       set_counter(params, DGB_PARAM_TX_SYSCALLS, DGB_TX_SYSCALLS) &&
+	       set_counter(params, DGB_PARAM_RX_SYSCALLS, DGB_RX_SYSCALLS) &&
+	       set_counter(params, DGB_PARAM_ICMP_ERRORS, DGB_ICMP_ERRORS) &&
+	       set_counter(params, DGB_PARAM_FALLBACK_BATCHES, DGB_FALLBACK_BATCHES);
 }
 
 /* No operations: dgrambatch supplies a BIO, not algorithms. */
