@@ -38,18 +38,6 @@ check "verbose listing shows the build info" grep -q "build info: dgrambatch $ve
 
 # From a config file that also keeps the default provider.
 write_cnf "$scratch/openssl.cnf"
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-dgrambatch = dgrambatch_sect
-[default_sect]
-activate = 1
-[dgrambatch_sect]
-module = $DGB_MODULE
-activate = 1
-CNF
 if OPENSSL_CONF=$scratch/openssl.cnf run_openssl list -providers >"$scratch/bycnf" 2>&1; then
 	ok "openssl list -providers with the config file"
 	expect_active "$scratch/bycnf" "config"

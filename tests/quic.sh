@@ -70,18 +70,6 @@ fi
 # provider, and a modules directory with nothing in it: in the header run
 # the module can only come from this file.
 write_cnf "$scratch/dgrambatch.cnf"
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-dgrambatch = dgrambatch_sect
-[default_sect]
-activate = 1
-[dgrambatch_sect]
-module = $DGB_MODULE
-activate = 1
-CNF
 mkdir "$scratch/no-modules"
 
 server_ready() {

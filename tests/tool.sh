@@ -39,18 +39,6 @@ check "DGRAMBATCH_CAPS_DISABLE turns udp_gro off" grep -qE '"udp_gro": \{ "built
 # The demo: a size that overflows the receive buffer in one window neither
 # hangs nor fails, and malformed numbers are usage errors.
 write_cnf "$scratch/openssl.cnf"
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-dgrambatch = dgrambatch_sect
-[default_sect]
-activate = 1
-[dgrambatch_sect]
-module = $DGB_MODULE
-activate = 1
-CNF
 timeout 60 "$DGB_TOOL" demo --config "$scratch/openssl.cnf" --count 64 --size 65507 >"$scratch/demo" 2>&1
 check "demo with 64 KiB datagrams completes" test $? -eq 0
 "$DGB_TOOL" demo --config "$scratch/openssl.cnf" --count 5x >/dev/null 2>&1
