@@ -590,6 +590,42 @@ START_TEST(test_local_recv_wildcard)
 }
 END_TEST
 
+START_TEST(test_local_recv_wildcard_ipv6)
+{
+	const BIO_METHOD *m = method_in_mode(_i);
+	union tu_addr a, b, to;
+	int fa = tu_udp_loopback(AF_INET6, &a), fb = bind_any(AF_INET6, &b);
+	BIO *bb;
+	struct batch rx;
+	size_t done = 5;
+
+	ck_assert_ptr_nonnull(m);
+	bb = bio_on(fb);
+	set_nonblock(fb);
+	ck_assert_int_eq(BIO_dgram_set_local_addr_enable(bb, 1), 1);
+	to = b;
+	to.sin6.sin6_addr = in6addr_loopback;
+	ck_assert_int_eq(sendto(fa, "six", 3, 0, &to.sa, sizeof(to.sin6)), 3);
+	batch_init(&rx, 2);
+	batch_addrs(&rx, 1);
+	ck_assert_int_eq(DGB_recvmmsg(bb, rx.m, sizeof(DGB_MSG), 2, 0, &done), 1);
+	ck_assert_uint_eq(done, 1);
+	ck_assert_int_eq(BIO_ADDR_family(rx.local[0]), AF_INET6);
+	{
+		struct in6_addr got;
+		size_t len = sizeof(got);
+
+		ck_assert(BIO_ADDR_rawaddress(rx.local[0], &got, &len));
+		ck_assert(IN6_IS_ADDR_LOOPBACK(&got));
+	}
+	ck_assert_uint_eq(BIO_ADDR_rawport(rx.local[0]), b.sin6.sin6_port);
+	ck_assert(same_addr(rx.peer[0], &a));
+	batch_free(&rx);
+	BIO_free(bb);
+	close(fa);
+}
+END_TEST
+
 START_TEST(test_local_cleared_when_not_reported)
 {
 	const BIO_METHOD *m = method_in_mode(_i);
@@ -1303,6 +1339,7 @@ Suite *suite_mmsg(void)
 	if (v6) {
 		tcase_add_loop_test(tc, test_batch_64_ipv6, 0, 2);
 		tcase_add_loop_test(tc, test_local_send_wildcard_ipv6, 0, 2);
+		tcase_add_loop_test(tc, test_local_recv_wildcard_ipv6, 0, 2);
 	} else {
 		fprintf(stderr, "SKIP IPv6 batched tests: %s\n", why);
 	}
