@@ -64,6 +64,14 @@ enum { DIFF_SINCE_32 = 1, DIFF_IPV6 = 2 };
 
 void differential(scenario_fn *sc, const char *name, unsigned int flags);
 
+/* A Check test, test_<sc>, that runs scenario sc differentially. */
+#define DIFF_TEST(sc, flags)                    \
+	START_TEST(test_##sc)                   \
+	{                                       \
+		differential(sc, #sc, (flags)); \
+	}                                       \
+	END_TEST
+
 /* Recording. */
 void tr_long(struct tr *t, const char *label, long v);
 void tr_mem(struct tr *t, const char *label, const void *p, long n);

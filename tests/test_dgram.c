@@ -1048,13 +1048,6 @@ END_TEST
 
 /* --- registration ------------------------------------------------------------ */
 
-#define DIFF_TEST(sc, flags)                       \
-	START_TEST(test_##sc)                      \
-	{                                          \
-		differential(sc, #sc, (flags));    \
-	}                                          \
-	END_TEST
-
 DIFF_TEST(sc_rw_ipv4, 0)
 DIFF_TEST(sc_rw_ipv6, DIFF_IPV6)
 DIFF_TEST(sc_hazard, 0)

@@ -1293,13 +1293,6 @@ START_TEST(test_filter_bio_not_bypassed)
 }
 END_TEST
 
-#define DIFF_TEST(sc, flags)                    \
-	START_TEST(test_##sc)                   \
-	{                                       \
-		differential(sc, #sc, (flags)); \
-	}                                       \
-	END_TEST
-
 DIFF_TEST(sc_mmsg_basic, 0)
 DIFF_TEST(sc_mmsg_local, DIFF_SINCE_32)
 DIFF_TEST(sc_mmsg_errors, 0)

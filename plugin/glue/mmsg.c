@@ -131,6 +131,20 @@ static socklen_t name_len(const struct dgb_bio *d)
 	}
 }
 
+/* One control message, the only one, in the message's control buffer ctl. */
+static void put_cmsg(struct msghdr *mh, void *ctl, int level, int type, const void *data,
+		     size_t len)
+{
+	struct cmsghdr *c = ctl;
+
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	mh->msg_control = ctl;
+	mh->msg_controllen = CMSG_SPACE(len);
+}
+
 /*
  * The source address of a datagram to send, as an IP_PKTINFO or
  * IPV6_PKTINFO control message.  The source port cannot be chosen this
@@ -140,10 +154,8 @@ static int pack_local(const struct dgb_bio *d, struct msghdr *mh, const BIO_ADDR
 		      void *ctl)
 {
 	union dgb_addr l;
-	struct cmsghdr *c = ctl;
 
 	dgb_addr_set(&l, local);
-	mh->msg_control = ctl;
 	if (d->local.sa.sa_family == AF_INET && l.sa.sa_family == AF_INET) {
 		struct in_pktinfo pi;
 
@@ -151,11 +163,7 @@ static int pack_local(const struct dgb_bio *d, struct msghdr *mh, const BIO_ADDR
 			goto port;
 		memset(&pi, 0, sizeof(pi));
 		pi.ipi_spec_dst = l.s_in.sin_addr;
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		put_cmsg(mh, ctl, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		return 1;
 	}
 	if (d->local.sa.sa_family == AF_INET6 && l.sa.sa_family == AF_INET6) {
@@ -166,11 +174,7 @@ static int pack_local(const struct dgb_bio *d, struct msghdr *mh, const BIO_ADDR
 		memset(&pi, 0, sizeof(pi));
 		pi.ipi6_addr = l.s_in6.sin6_addr;
 		pi.ipi6_ifindex = l.s_in6.sin6_scope_id;
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		put_cmsg(mh, ctl, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		return 1;
 	}
 	ERR_raise_data(ERR_LIB_BIO, BIO_R_LOCAL_ADDR_NOT_AVAILABLE,
