@@ -13,9 +13,12 @@
 #ifndef DGRAMBATCH_H
 #define DGRAMBATCH_H
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -58,6 +61,13 @@ extern "C" {
 #define DGB_PARAM_FALLBACK_BATCHES "dgrambatch-fallback-batches"
 /* OSSL_PARAM_UNSIGNED_INTEGER: the most messages one batched call takes. */
 #define DGB_PARAM_MAX_BATCH "dgrambatch-max-batch"
+/*
+ * OSSL_PARAM_INTEGER: 1 when the running libcrypto (3.2 and later) calls
+ * the module's batched I/O for BIO_sendmmsg()/BIO_recvmmsg(), 0 before.
+ */
+#define DGB_PARAM_NATIVE_MMSG "dgrambatch-native-mmsg"
+/* OSSL_PARAM_UTF8_PTR: the file the module was loaded from. */
+#define DGB_PARAM_MODULE_PATH "dgrambatch-module-path"
 
 /*
  * Keys of the provider's section in openssl.cnf, next to "module" and
@@ -151,12 +161,22 @@ typedef struct dgb_poll_descriptor_st {
  * Batched I/O: BIO_sendmmsg(3) and BIO_recvmmsg(3) on every OpenSSL 3.
  *
  * DGB_MSG is OpenSSL's BIO_MSG on 3.2 and later and a structure of the same
- * layout before.  DGB_sendmmsg(), DGB_recvmmsg() and DGB_err_is_non_fatal()
- * are BIO_sendmmsg(), BIO_recvmmsg() and BIO_err_is_non_fatal() on 3.2 and
- * later.  On 3.0 and 3.1 they reach the module through private BIO_ctrl
- * codes, and on any other BIO (OpenSSL's own datagram BIO, say) they send
- * or receive one datagram per BIO_write()/BIO_read(), with the same results.
- * See dgrambatch(3).
+ * layout before.  The choice of path is made at run time, by the libcrypto
+ * the program runs with, not by the headers it was built with, so one
+ * binary works on every libcrypto.so.3:
+ *
+ *  - where the running libcrypto has BIO_sendmmsg()/BIO_recvmmsg() (3.2+),
+ *    DGB_sendmmsg()/DGB_recvmmsg() call them (looked up once, by name);
+ *  - before 3.2, they reach the module's BIO through a private BIO_ctrl;
+ *  - on any other datagram socket BIO (OpenSSL's own, say) they call
+ *    sendmsg(2)/recvmsg(2) on its socket, one datagram at a time, without
+ *    touching the BIO, so concurrent callers are as safe as with
+ *    BIO_sendmmsg(); on a BIO with no socket they fall back to
+ *    BIO_write()/BIO_read(), setting the BIO's peer around each write.
+ *
+ * DGB_err_is_non_fatal() is BIO_err_is_non_fatal(), on every 3.x.  The
+ * program needs dlopen()/dlsym() (in the C library since glibc 2.34; link
+ * with -ldl before).  See dgrambatch(3).
  */
 #if OPENSSL_VERSION_NUMBER >= 0x30200000L
 typedef BIO_MSG DGB_MSG;
@@ -183,7 +203,10 @@ typedef struct dgb_msg_st {
 #define BIO_R_PEER_ADDR_NOT_AVAILABLE 151
 #endif
 
-/* The most messages one call processes; the rest wait for the next call. */
+/*
+ * The most messages one call processes (the kernel's UIO_MAXIOV); the rest
+ * wait for the next call.  The module's own limit is this number.
+ */
 #define DGB_MAX_MSGS 1024
 
 /*
@@ -193,22 +216,32 @@ typedef struct dgb_msg_st {
  * only when the BIO named is the one the control reached: a filter BIO
  * (BIO_f_ssl, BIO_f_buffer) passes unknown controls down its chain, and a
  * batch must never bypass it and put its payload on the wire unfiltered.
+ *
+ * DGB_MMSG_ARGS is compiled into programs, so it carries its version and
+ * size.  A module serves every version it knows (0.1.0's unversioned
+ * structure, under the control numbers 0x44474202 and 0x44474203, too) and
+ * refuses any other with an error, setting handled and result, which keep
+ * their places in every version.  Members are only ever added at the end.
  */
 #define DGB_CTRL_IDENTIFY 0x44474201
-#define DGB_CTRL_SENDMMSG 0x44474202
-#define DGB_CTRL_RECVMMSG 0x44474203
+#define DGB_CTRL_SENDMMSG 0x44474204
+#define DGB_CTRL_RECVMMSG 0x44474205
 #define DGB_IDENTITY 0x64676231L
+#define DGB_MMSG_ABI 1
 
 typedef struct dgb_mmsg_args_st {
+	/* The first four members keep their places in every version. */
+	uint32_t abi;  /* DGB_MMSG_ABI of the header the program was built with */
+	uint32_t size; /* sizeof(DGB_MMSG_ARGS) in that header */
+	/* Written by the module: 1 once it took the call, and its result. */
+	int handled;
+	int result;
 	BIO *bio;
 	DGB_MSG *msg;
 	size_t stride;
 	size_t num_msg;
 	uint64_t flags;
 	size_t *msgs_processed;
-	/* Written by the module: 1 once it took the call, and its result. */
-	int handled;
-	int result;
 } DGB_MMSG_ARGS;
 
 /* Whether b is a dgrambatch datagram BIO itself (not a filter over one). */
@@ -224,20 +257,21 @@ static inline int DGB_is_dgrambatch(BIO *b)
 	return r == DGB_IDENTITY;
 }
 
+/* BIO_err_is_non_fatal() of OpenSSL 3.2, on every 3.x. */
 static inline int DGB_err_is_non_fatal(unsigned int errcode)
 {
-#if OPENSSL_VERSION_NUMBER >= 0x30200000L
-	return BIO_err_is_non_fatal(errcode);
-#else
 	if (ERR_SYSTEM_ERROR(errcode))
 		return BIO_sock_non_fatal_error((int)ERR_GET_REASON(errcode));
 	return ERR_GET_LIB(errcode) == ERR_LIB_BIO && ERR_GET_REASON(errcode) == BIO_R_NON_FATAL;
-#endif
 }
 
-#if OPENSSL_VERSION_NUMBER < 0x30200000L
-/* The error for a failed datagram, classified as the module classifies it. */
-static inline void dgb_raise_errno_(int err)
+/*
+ * Whether a failed datagram's errno is raised as BIO_R_NON_FATAL rather
+ * than ERR_LIB_SYS: ENOBUFS and the errors an ICMP message queues on a
+ * socket, which anyone on the path can forge.  The module decides this
+ * with its own table; a test checks that the two agree.
+ */
+static inline int dgb_err_raise_non_fatal_(int err)
 {
 	switch (err) {
 	case ENOBUFS:
@@ -247,94 +281,192 @@ static inline void dgb_raise_errno_(int err)
 	case EHOSTDOWN:
 	case ENETDOWN:
 	case EPROTO:
-		ERR_raise_data(ERR_LIB_BIO, BIO_R_NON_FATAL, "%s (transient)", strerror(err));
-		break;
-	case 0:
-		ERR_raise(ERR_LIB_BIO, ERR_R_OPERATION_FAIL);
-		break;
+		return 1;
 	default:
-		ERR_raise(ERR_LIB_SYS, err);
-		break;
+		return 0;
 	}
 }
 
+static inline void dgb_raise_errno_(int err)
+{
+	if (err == 0)
+		ERR_raise(ERR_LIB_BIO, ERR_R_OPERATION_FAIL);
+	else if (dgb_err_raise_non_fatal_(err))
+		ERR_raise_data(ERR_LIB_BIO, BIO_R_NON_FATAL, "%s (transient)", strerror(err));
+	else
+		ERR_raise(ERR_LIB_SYS, err);
+}
+
+typedef int dgb_mmsg_fn_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
+			 uint64_t flags, size_t *msgs_processed);
+
 /*
- * One datagram per BIO_write()/BIO_read() for a BIO that is not the
- * module's.  A send sets the BIO's peer to each message's and puts back the
- * one it had (none: cleared); a message without a peer needs a connected
- * socket, as with the module (EDESTADDRREQ otherwise); a receive takes one datagram per call (the BIO
- * may be in peek mode, where a second read would return the same one) and,
- * as BIO_read() always does, may teach an unconnected BIO its peer.  Retry
- * flags are left as they were.
+ * BIO_sendmmsg (send) or BIO_recvmmsg of the running libcrypto, or NULL
+ * before 3.2; looked up once in the program's global scope.
+ */
+static inline dgb_mmsg_fn_ *dgb_native_mmsg_(int send)
+{
+	/* Per translation unit; a miss is cached as the slot's own address. */
+	static void *slot[2];
+	void *fn = __atomic_load_n(&slot[send], __ATOMIC_ACQUIRE);
+
+	if (fn == NULL) {
+		void *h = dlopen(NULL, RTLD_LAZY);
+
+		fn = h != NULL ? dlsym(h, send ? "BIO_sendmmsg" : "BIO_recvmmsg") : NULL;
+		if (h != NULL)
+			dlclose(h);
+		if (fn == NULL)
+			fn = &slot[send];
+		__atomic_store_n(&slot[send], fn, __ATOMIC_RELEASE);
+	}
+	return fn == (void *)&slot[send] ? NULL : (dgb_mmsg_fn_ *)fn;
+}
+
+/*
+ * The socket of a datagram BIO that has one, or -1; *connected tells
+ * whether the socket is connected.
+ */
+static inline int dgb_bio_socket_(BIO *b, int *connected)
+{
+	int fd = -1, type = 0;
+	socklen_t len = sizeof(type);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (BIO_method_type(b) != BIO_TYPE_DGRAM || BIO_get_fd(b, &fd) < 0 || fd < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM)
+		return -1;
+	*connected = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+	return fd;
+}
+
+/*
+ * One message's socket call on fd.  A BIO_ADDR is a union of socket
+ * addresses in every OpenSSL 3 release (OpenSSL's own datagram BIO hands
+ * it to the kernel as one), so the kernel reads and writes it in place.
+ * Returns the bytes moved or -1 with errno set.
+ */
+static inline ssize_t dgb_sock_one_(int fd, DGB_MSG *m, int connected, int send, int flags)
+{
+	struct iovec iov;
+	struct msghdr mh;
+	ssize_t r;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = m->data;
+	iov.iov_len = m->data_len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (send) {
+		int family = m->peer != NULL ? BIO_ADDR_family(m->peer) : AF_UNSPEC;
+
+		/* As the module does: a connected socket is given no destination. */
+		if (!connected && (family == AF_INET || family == AF_INET6)) {
+			mh.msg_name = (void *)m->peer;
+			mh.msg_namelen = family == AF_INET ? sizeof(struct sockaddr_in)
+							   : sizeof(struct sockaddr_in6);
+		}
+		return sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+	}
+	if (m->peer != NULL) {
+		mh.msg_name = (void *)m->peer;
+		mh.msg_namelen = sizeof(struct sockaddr_in6);
+	}
+	r = recvmsg(fd, &mh, flags);
+	if (r >= 0 && m->peer != NULL &&
+	    (mh.msg_namelen == 0 || (BIO_ADDR_family(m->peer) != AF_INET &&
+				     BIO_ADDR_family(m->peer) != AF_INET6)))
+		BIO_ADDR_clear(m->peer);
+	return r;
+}
+
+/*
+ * One BIO_write()/BIO_read() of one message on a BIO without a socket.  A
+ * send sets the BIO's peer to the message's, or back to the one the BIO
+ * had (saved, NULL for none), so concurrent senders with their own peers
+ * must not share such a BIO; a receive reads the BIO's peer after the read.
+ */
+static inline ssize_t dgb_bio_one_(BIO *b, DGB_MSG *m, int send, const BIO_ADDR *saved)
+{
+	int len = m->data_len > INT_MAX ? INT_MAX : (int)m->data_len;
+	char none[1];
+	void *data = m->data != NULL ? m->data : none;
+	int r;
+
+	errno = 0;
+	if (!send) {
+		r = BIO_read(b, data, len);
+		if (r >= 0 && m->peer != NULL)
+			(void)BIO_dgram_get_peer(b, m->peer);
+		return r;
+	}
+	if (m->peer != NULL)
+		(void)BIO_dgram_set_peer(b, m->peer);
+	else if (saved != NULL)
+		(void)BIO_dgram_set_peer(b, saved);
+	r = BIO_write(b, data, len);
+	if (len == 0 && r == 0) {
+		size_t w;
+
+		r = BIO_write_ex(b, data, 0, &w) ? 0 : -1;
+	}
+	return r;
+}
+
+/*
+ * The batched calls on a BIO that is not the module's, before 3.2: one
+ * datagram at a time, with the results BIO_sendmmsg()/BIO_recvmmsg() give.
+ * On a socket, a message without a peer needs the socket connected
+ * (EDESTADDRREQ otherwise), and a receive waits for the first datagram
+ * only; without a socket, a read takes one datagram (the BIO may be in
+ * peek mode).  Retry flags, and on a socket the BIO's peer, are left as
+ * they were.
  */
 static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 				 size_t *msgs_processed, int send)
 {
 	int retry = BIO_test_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
-	BIO_ADDR *saved = send ? BIO_ADDR_new() : NULL;
-	int have_saved = saved != NULL && BIO_dgram_get_peer(b, saved) > 0 &&
-			 BIO_ADDR_family(saved) != AF_UNSPEC;
-	int ok = 1, peer_changed = 0, fd = -1, connected = 0;
+	int connected = 0, fd = dgb_bio_socket_(b, &connected);
+	BIO_ADDR *saved = NULL;
+	int have_saved = 0, ok = 1;
 	size_t i;
 
-	/* As in the module, a message without a peer needs a connected socket. */
-	(void)BIO_get_fd(b, &fd);
-	if (send && fd >= 0) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-
-		connected = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
-	}
+	*msgs_processed = 0;
 	if (num_msg > DGB_MAX_MSGS)
 		num_msg = DGB_MAX_MSGS;
-	if (!send)
-		num_msg = 1;
 	for (i = 0; i < num_msg; i++) {
 		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * stride);
 
-		if (m->flags != 0 || (m->data == NULL && m->data_len != 0)) {
-			ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT);
-			ok = 0;
-			break;
+		if (m->data == NULL && m->data_len != 0) {
+			ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
+			return 0;
 		}
 		if (m->local != NULL) {
 			ERR_raise(ERR_LIB_BIO, BIO_R_LOCAL_ADDR_NOT_AVAILABLE);
-			ok = 0;
-			break;
+			return 0;
 		}
 	}
-	for (i = 0; ok && i < num_msg; i++) {
+	if (fd < 0 && send) {
+		saved = BIO_ADDR_new();
+		have_saved = saved != NULL && BIO_dgram_get_peer(b, saved) > 0 &&
+			     BIO_ADDR_family(saved) != AF_UNSPEC;
+	}
+	for (i = 0; i < num_msg; i++) {
 		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * stride);
-		int len = m->data_len > INT_MAX ? INT_MAX : (int)m->data_len;
-		char none[1];
-		void *data = m->data != NULL ? m->data : none;
-		int r;
+		ssize_t r;
 
-		errno = 0;
-		if (send) {
-			if (m->peer != NULL) {
-				(void)BIO_dgram_set_peer(b, m->peer);
-				peer_changed = 1;
-			} else if (!connected) {
-				if (i == 0) {
-					ERR_raise(ERR_LIB_SYS, EDESTADDRREQ);
-					ok = 0;
-				}
-				break;
-			} else if (peer_changed && have_saved) {
-				(void)BIO_dgram_set_peer(b, saved);
+		if (fd >= 0 && send && m->peer == NULL && !connected) {
+			if (i == 0) {
+				ERR_raise(ERR_LIB_SYS, EDESTADDRREQ);
+				ok = 0;
 			}
-			r = BIO_write(b, data, len);
-			if (len == 0 && r == 0) {
-				size_t w;
-
-				r = BIO_write_ex(b, data, 0, &w) ? 0 : -1;
-			}
-		} else {
-			r = BIO_read(b, data, len);
-			if (r >= 0 && m->peer != NULL)
-				(void)BIO_dgram_get_peer(b, m->peer);
+			break;
 		}
+		if (fd >= 0)
+			r = dgb_sock_one_(fd, m, connected, send, i > 0 ? MSG_DONTWAIT : 0);
+		else
+			r = dgb_bio_one_(b, m, send, have_saved ? saved : NULL);
 		if (r < 0) {
 			if (i == 0) {
 				dgb_raise_errno_(errno);
@@ -344,23 +476,29 @@ static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num
 		}
 		m->data_len = (size_t)r;
 		m->flags = 0;
+		if (fd < 0 && !send) {
+			i++;
+			break;
+		}
 	}
-	if (peer_changed) {
+	if (saved != NULL) {
 		if (have_saved)
 			(void)BIO_dgram_set_peer(b, saved);
 		else
 			(void)BIO_ctrl_set_connected(b, NULL);
+		BIO_ADDR_free(saved);
 	}
-	BIO_ADDR_free(saved);
 	BIO_clear_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
 	BIO_set_flags(b, retry);
-	*msgs_processed = ok ? i : 0;
+	if (ok)
+		*msgs_processed = i;
 	return ok;
 }
 
 static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 			    uint64_t flags, size_t *msgs_processed, int send)
 {
+	dgb_mmsg_fn_ *native;
 	DGB_MMSG_ARGS a;
 
 	if (msgs_processed == NULL) {
@@ -372,11 +510,16 @@ static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
 		return 0;
 	}
+	native = dgb_native_mmsg_(send);
+	if (native != NULL)
+		return native(b, msg, stride, num_msg, flags, msgs_processed);
 	if (!BIO_get_init(b)) {
 		ERR_raise(ERR_LIB_BIO, BIO_R_UNINITIALIZED);
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));
+	a.abi = DGB_MMSG_ABI;
+	a.size = (uint32_t)sizeof(a);
 	a.bio = b;
 	a.msg = msg;
 	a.stride = stride;
@@ -397,32 +540,24 @@ static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
 		return 0;
 	}
-	if (stride < sizeof(DGB_MSG) || flags != 0) {
+	/* As OpenSSL's datagram BIO, any flags are accepted and ignored. */
+	if (stride < sizeof(DGB_MSG)) {
 		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT);
 		return 0;
 	}
 	return dgb_mmsg_loop_(b, msg, stride, num_msg, msgs_processed, send);
 }
-#endif
 
 static inline int DGB_sendmmsg(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 			       uint64_t flags, size_t *msgs_processed)
 {
-#if OPENSSL_VERSION_NUMBER >= 0x30200000L
-	return BIO_sendmmsg(b, msg, stride, num_msg, flags, msgs_processed);
-#else
 	return dgb_mmsg_(b, msg, stride, num_msg, flags, msgs_processed, 1);
-#endif
 }
 
 static inline int DGB_recvmmsg(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 			       uint64_t flags, size_t *msgs_processed)
 {
-#if OPENSSL_VERSION_NUMBER >= 0x30200000L
-	return BIO_recvmmsg(b, msg, stride, num_msg, flags, msgs_processed);
-#else
 	return dgb_mmsg_(b, msg, stride, num_msg, flags, msgs_processed, 0);
-#endif
 }
 
 /*

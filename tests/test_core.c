@@ -123,7 +123,7 @@ static void roundtrip(int family, int mode)
 	batch_init(&rx, N);
 	batch_fill(&tx, &b);
 
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m, N, 0), N);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, N, 0), N);
 	for (unsigned int i = 0; i < N; i++)
 		ck_assert_uint_eq(tx.m[i].msg_len, tx.iov[i].iov_len);
 	ck_assert_uint_eq(count(DGB_TX_DATAGRAMS) - tx0, N);
@@ -134,7 +134,7 @@ static void roundtrip(int family, int mode)
 		int r;
 
 		batch_ready(&rx);
-		r = dgb_recvmmsg(fb, rx.m, N - got, 0);
+		r = dgb_sock_recvmmsg(fb, rx.m, N - got, 0);
 		ck_assert_int_gt(r, 0);
 		for (int i = 0; i < r; i++) {
 			char want[64];
@@ -182,9 +182,9 @@ START_TEST(test_connected)
 	batch_init(&tx, 4);
 	batch_init(&rx, 4);
 	batch_fill(&tx, NULL);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m, 4, 0), 4);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 4, 0), 4);
 	batch_ready(&rx);
-	ck_assert_int_ge(dgb_recvmmsg(fb, rx.m, 4, 0), 1);
+	ck_assert_int_ge(dgb_sock_recvmmsg(fb, rx.m, 4, 0), 1);
 	ck_assert_mem_eq(rx.buf[0], "msg 0", 5);
 	batch_free(&tx);
 	batch_free(&rx);
@@ -205,8 +205,8 @@ START_TEST(test_batch_capped)
 	fb = tu_udp_loopback(AF_INET, &b);
 	batch_init(&tx, 1500);
 	batch_fill(&tx, &b);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m, 1500, 0), DGB_MAX_BATCH);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m + DGB_MAX_BATCH, 1500 - DGB_MAX_BATCH, 0),
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 1500, 0), DGB_MAX_BATCH);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m + DGB_MAX_BATCH, 1500 - DGB_MAX_BATCH, 0),
 			 1500 - DGB_MAX_BATCH);
 	batch_free(&tx);
 	close(fa);
@@ -227,10 +227,10 @@ START_TEST(test_eagain)
 	fa = tu_udp_loopback(AF_INET, &a);
 	batch_init(&rx, 8);
 	batch_ready(&rx);
-	ck_assert_int_eq(dgb_recvmmsg(fa, rx.m, 8, MSG_DONTWAIT), -EAGAIN);
-	ck_assert_int_eq(dgb_recvmsg(fa, &mh, MSG_DONTWAIT), -EAGAIN);
+	ck_assert_int_eq(dgb_sock_recvmmsg(fa, rx.m, 8, MSG_DONTWAIT), -EAGAIN);
+	ck_assert_int_eq(dgb_sock_recvmsg(fa, &mh, MSG_DONTWAIT), -EAGAIN);
 	ck_assert_int_eq(fcntl(fa, F_SETFL, O_NONBLOCK), 0);
-	ck_assert_int_eq(dgb_recvmmsg(fa, rx.m, 8, 0), -EAGAIN);
+	ck_assert_int_eq(dgb_sock_recvmmsg(fa, rx.m, 8, 0), -EAGAIN);
 	ck_assert_int_eq(dgb_errclass(EAGAIN), DGB_ERR_TRANSIENT);
 	batch_free(&rx);
 	close(fa);
@@ -259,10 +259,10 @@ START_TEST(test_partial)
 	tx.names[2] = bad;
 	tx.m[2].msg_hdr.msg_namelen = sizeof(bad.sin6);
 
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m, 4, 0), 2);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m + 2, 2, 0), -EAFNOSUPPORT);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 4, 0), 2);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m + 2, 2, 0), -EAFNOSUPPORT);
 	ck_assert_int_eq(dgb_errclass(EAFNOSUPPORT), DGB_ERR_FATAL);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m + 3, 1, 0), 1);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m + 3, 1, 0), 1);
 	batch_free(&tx);
 	close(fa);
 	close(fb);
@@ -279,8 +279,8 @@ START_TEST(test_bad_fd)
 	tu_caps_disable(modes[_i]);
 	batch_init(&tx, 2);
 	batch_fill(&tx, &b);
-	ck_assert_int_eq(dgb_sendmmsg(-1, tx.m, 2, 0), -EBADF);
-	ck_assert_int_eq(dgb_recvmmsg(-1, tx.m, 2, 0), -EBADF);
+	ck_assert_int_eq(dgb_sock_sendmmsg(-1, tx.m, 2, 0), -EBADF);
+	ck_assert_int_eq(dgb_sock_recvmmsg(-1, tx.m, 2, 0), -EBADF);
 	batch_free(&tx);
 	close(fb);
 }
@@ -306,13 +306,13 @@ START_TEST(test_icmp_refused)
 	batch_init(&tx, 1);
 	batch_init(&rx, 1);
 	batch_fill(&tx, NULL);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m, 1, 0), 1);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 1, 0), 1);
 	/* The ICMP error arrives asynchronously; poll for it briefly. */
 	for (int tries = 0; tries < 100; tries++) {
 		batch_ready(&rx);
 		rx.m[0].msg_hdr.msg_name = NULL;
 		rx.m[0].msg_hdr.msg_namelen = 0;
-		r = dgb_recvmmsg(fa, rx.m, 1, MSG_DONTWAIT);
+		r = dgb_sock_recvmmsg(fa, rx.m, 1, MSG_DONTWAIT);
 		if (r != -EAGAIN)
 			break;
 		usleep(10000);
@@ -366,10 +366,10 @@ START_TEST(test_enosys_fallback)
 	batch_init(&tx, 8);
 	batch_init(&rx, 8);
 	batch_fill(&tx, &b);
-	ck_assert_int_eq(dgb_sendmmsg(fa, tx.m, 8, 0), 8);
+	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 8, 0), 8);
 	ck_assert(!(dgb_caps() & DGB_CAP_SENDMMSG));
 	batch_ready(&rx);
-	ck_assert_int_eq(dgb_recvmmsg(fb, rx.m, 8, 0), 8);
+	ck_assert_int_eq(dgb_sock_recvmmsg(fb, rx.m, 8, 0), 8);
 	ck_assert(!(dgb_caps() & DGB_CAP_RECVMMSG));
 	ck_assert_mem_eq(rx.buf[7], "msg 7", 5);
 	batch_free(&tx);

@@ -19,10 +19,13 @@
 /*
  * Per-thread counters.  A thread's block is written by that thread alone
  * (relaxed loads and stores, no read-modify-write), read by dgb_counter()
- * under stats_lock, and folded into `retired` when the thread exits.  The
- * thread-local pointer uses the initial-exec model: one pointer fits in the
- * static TLS that glibc keeps for modules loaded later, and it spares the
- * hot path a call to __tls_get_addr.
+ * under stats_lock, and folded into `retired` when the thread exits.
+ *
+ * The thread-local pointers here use the default TLS model.  The
+ * initial-exec model would spare each access a call to __tls_get_addr, but
+ * in a module that is dlopen'ed it draws on glibc's small static-TLS
+ * surplus, and once that is used up dlopen fails; measured, the call costs
+ * nothing visible next to a system call (see the ChangeLog for 0.2.0).
  */
 struct thread_stats {
 	atomic_uint_least64_t v[DGB_NCOUNTERS];
@@ -37,7 +40,7 @@ static atomic_uint_least64_t stats_spill[DGB_NCOUNTERS];
 static pthread_key_t stats_key;
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 static int stats_key_ok;
-static __thread struct thread_stats *my_stats __attribute__((tls_model("initial-exec")));
+static __thread struct thread_stats *my_stats;
 
 static void stats_exit(void *arg)
 {
@@ -67,15 +70,22 @@ static void stats_key_init(void)
 	stats_key_ok = pthread_key_create(&stats_key, stats_exit) == 0;
 }
 
-static struct thread_stats *stats_self(void)
+/*
+ * This thread's block, made on its first count.  The allocation may change
+ * errno even when it succeeds (glibc leaves ENOMEM behind when a new arena
+ * cannot be mapped and it falls back to another), so errno is put back:
+ * the callers read it after counting.
+ */
+static struct thread_stats *stats_new(void)
 {
-	struct thread_stats *t = my_stats;
+	struct thread_stats *t;
+	int saved = errno;
 
-	if (t != NULL)
-		return t;
 	pthread_once(&stats_once, stats_key_init);
-	if (!stats_key_ok || (t = calloc(1, sizeof(*t))) == NULL)
+	if (!stats_key_ok || (t = calloc(1, sizeof(*t))) == NULL) {
+		errno = saved;
 		return NULL;
+	}
 	pthread_mutex_lock(&stats_lock);
 	t->next = stats_live;
 	if (stats_live != NULL)
@@ -84,10 +94,18 @@ static struct thread_stats *stats_self(void)
 	pthread_mutex_unlock(&stats_lock);
 	if (pthread_setspecific(stats_key, t) != 0) {
 		stats_exit(t);
-		return NULL;
+		t = NULL;
 	}
 	my_stats = t;
+	errno = saved;
 	return t;
+}
+
+static struct thread_stats *stats_self(void)
+{
+	struct thread_stats *t = my_stats;
+
+	return t != NULL ? t : stats_new();
 }
 
 static void count(enum dgb_counter c, uint64_t v)
@@ -114,26 +132,64 @@ uint64_t dgb_counter(enum dgb_counter c)
 	return sum;
 }
 
+/*
+ * The one table of errno values the module treats specially; anything not
+ * listed is fatal, never retried and raised as ERR_LIB_SYS.
+ */
+static const struct errinfo {
+	int err;
+	enum dgb_errclass cls;
+	/* BIO_read/BIO_write set a retry flag (OpenSSL's datagram BIO's list). */
+	unsigned char bio_retry;
+	/* The batched calls raise BIO_R_NON_FATAL instead of ERR_LIB_SYS. */
+	unsigned char non_fatal;
+} errtab[] = {
+	{ EAGAIN, DGB_ERR_TRANSIENT, 1, 0 },
+#if EWOULDBLOCK != EAGAIN
+	{ EWOULDBLOCK, DGB_ERR_TRANSIENT, 1, 0 },
+#endif
+	{ EINTR, DGB_ERR_TRANSIENT, 1, 0 },
+	/* The interface queue was full for a moment. */
+	{ ENOBUFS, DGB_ERR_TRANSIENT, 0, 1 },
+	{ ECONNREFUSED, DGB_ERR_ICMP, 0, 1 },
+	{ EHOSTUNREACH, DGB_ERR_ICMP, 0, 1 },
+	{ ENETUNREACH, DGB_ERR_ICMP, 0, 1 },
+	{ EHOSTDOWN, DGB_ERR_ICMP, 0, 1 },
+	{ ENETDOWN, DGB_ERR_ICMP, 0, 1 },
+	/* A parameter problem (ICMP type 12); OpenSSL already retries it. */
+	{ EPROTO, DGB_ERR_ICMP, 1, 1 },
+	/* Never seen on a UDP socket; retried because OpenSSL retries them. */
+	{ EINPROGRESS, DGB_ERR_FATAL, 1, 0 },
+	{ EALREADY, DGB_ERR_FATAL, 1, 0 },
+};
+
+static const struct errinfo *errinfo(int err)
+{
+	for (size_t i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+		if (errtab[i].err == err)
+			return &errtab[i];
+	return NULL;
+}
+
 enum dgb_errclass dgb_errclass(int err)
 {
-	switch (err) {
-	case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-	case EWOULDBLOCK:
-#endif
-	case EINTR:
-	case ENOBUFS:
-		return DGB_ERR_TRANSIENT;
-	case ECONNREFUSED:
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case ENETDOWN:
-	case EPROTO:
-		return DGB_ERR_ICMP;
-	default:
-		return DGB_ERR_FATAL;
-	}
+	const struct errinfo *e = errinfo(err);
+
+	return e != NULL ? e->cls : DGB_ERR_FATAL;
+}
+
+int dgb_err_bio_retry(int err)
+{
+	const struct errinfo *e = errinfo(err);
+
+	return e != NULL && e->bio_retry;
+}
+
+int dgb_err_raise_non_fatal(int err)
+{
+	const struct errinfo *e = errinfo(err);
+
+	return e != NULL && e->non_fatal;
 }
 
 /* Record an error's class and hand back -err for the caller to return. */
@@ -144,12 +200,21 @@ static int fail(int err)
 	return -err;
 }
 
-/* Count one single-datagram call; r is its result. */
+/*
+ * A system call's result as the core returns it: the count, or -errno read
+ * at once, before counting or anything else can change errno.
+ */
+static inline ssize_t sys_result(ssize_t r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* Count one single-datagram call; r is its sys_result(). */
 static ssize_t counted_tx(ssize_t r)
 {
 	count(DGB_TX_SYSCALLS, 1);
 	if (r < 0)
-		return fail(errno);
+		return fail((int)-r);
 	count(DGB_TX_DATAGRAMS, 1);
 	count(DGB_TX_BYTES, (uint64_t)r);
 	return r;
@@ -159,38 +224,38 @@ static ssize_t counted_rx(ssize_t r)
 {
 	count(DGB_RX_SYSCALLS, 1);
 	if (r < 0)
-		return fail(errno);
+		return fail((int)-r);
 	count(DGB_RX_DATAGRAMS, 1);
 	count(DGB_RX_BYTES, (uint64_t)r);
 	return r;
 }
 
-ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags)
+ssize_t dgb_sock_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	return counted_tx(sendmsg(fd, msg, flags));
+	return counted_tx(sys_result(sendmsg(fd, msg, flags)));
 }
 
-ssize_t dgb_write1(int fd, const void *buf, size_t len)
+ssize_t dgb_sock_write(int fd, const void *buf, size_t len)
 {
-	return counted_tx(write(fd, buf, len));
+	return counted_tx(sys_result(write(fd, buf, len)));
 }
 
-ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags)
+ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return counted_rx(recvmsg(fd, msg, flags));
+	return counted_rx(sys_result(recvmsg(fd, msg, flags)));
 }
 
 /*
  * The one-at-a-time fallback keeps sendmmsg(2)'s contract: it stops at the
  * first error and reports it only when nothing was processed.  Each message
- * is counted by dgb_sendmsg/dgb_recvmsg.
+ * is counted by dgb_sock_sendmsg/dgb_sock_recvmsg.
  */
 static int send_loop(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		ssize_t r = dgb_sendmsg(fd, &msgs[i].msg_hdr, flags);
+		ssize_t r = dgb_sock_sendmsg(fd, &msgs[i].msg_hdr, flags);
 
 		if (r < 0)
 			return i > 0 ? (int)i : (int)r;
@@ -210,7 +275,7 @@ static int recv_loop(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		 * what is already queued, which is what callers want and what
 		 * recvmmsg does with MSG_WAITFORONE.
 		 */
-		ssize_t r = dgb_recvmsg(fd, &msgs[i].msg_hdr,
+		ssize_t r = dgb_sock_recvmsg(fd, &msgs[i].msg_hdr,
 					i > 0 ? flags | MSG_DONTWAIT : flags);
 
 		if (r < 0)
@@ -235,7 +300,7 @@ static uint64_t sum_len(const struct mmsghdr *msgs, int n)
  */
 static int send_one(int fd, struct mmsghdr *m, int flags)
 {
-	ssize_t r = dgb_sendmsg(fd, &m->msg_hdr, flags);
+	ssize_t r = dgb_sock_sendmsg(fd, &m->msg_hdr, flags);
 
 	if (r < 0)
 		return (int)r;
@@ -245,7 +310,7 @@ static int send_one(int fd, struct mmsghdr *m, int flags)
 
 static int recv_one(int fd, struct mmsghdr *m, int flags)
 {
-	ssize_t r = dgb_recvmsg(fd, &m->msg_hdr, flags);
+	ssize_t r = dgb_sock_recvmsg(fd, &m->msg_hdr, flags);
 
 	if (r < 0)
 		return (int)r;
@@ -253,7 +318,7 @@ static int recv_one(int fd, struct mmsghdr *m, int flags)
 	return 1;
 }
 
-int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	if (n == 1)
 		return send_one(fd, msgs, flags);
@@ -261,7 +326,7 @@ int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		n = DGB_MAX_BATCH;
 #ifdef HAVE_SENDMMSG
 	if (dgb_cap_usable(DGB_CAP_SENDMMSG)) {
-		int r = sendmmsg(fd, msgs, n, flags);
+		int r = (int)sys_result(sendmmsg(fd, msgs, n, flags));
 
 		count(DGB_TX_SYSCALLS, 1);
 		if (r >= 0) {
@@ -269,8 +334,8 @@ int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 			count(DGB_TX_BYTES, sum_len(msgs, r));
 			return r;
 		}
-		if (errno != ENOSYS)
-			return fail(errno);
+		if (r != -ENOSYS)
+			return fail(-r);
 		dgb_caps_revoke(DGB_CAP_SENDMMSG);
 	}
 #endif
@@ -278,7 +343,7 @@ int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 	return send_loop(fd, msgs, n, flags);
 }
 
-int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	if (n == 1)
 		return recv_one(fd, msgs, flags);
@@ -286,7 +351,7 @@ int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		n = DGB_MAX_BATCH;
 #ifdef HAVE_RECVMMSG
 	if (dgb_cap_usable(DGB_CAP_RECVMMSG)) {
-		int r = recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL);
+		int r = (int)sys_result(recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL));
 
 		count(DGB_RX_SYSCALLS, 1);
 		if (r >= 0) {
@@ -294,8 +359,8 @@ int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 			count(DGB_RX_BYTES, sum_len(msgs, r));
 			return r;
 		}
-		if (errno != ENOSYS)
-			return fail(errno);
+		if (r != -ENOSYS)
+			return fail(-r);
 		dgb_caps_revoke(DGB_CAP_RECVMMSG);
 	}
 #endif
@@ -306,7 +371,7 @@ int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 static pthread_key_t batch_key;
 static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
 static int batch_key_ok;
-static __thread struct dgb_batch *batch __attribute__((tls_model("initial-exec")));
+static __thread struct dgb_batch *batch;
 
 static void batch_exit(void *arg)
 {

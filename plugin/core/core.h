@@ -21,11 +21,21 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <limits.h>
 
-/* Most messages one sendmmsg/recvmmsg call takes (the kernel's UIO_MAXIOV). */
-#define DGB_MAX_BATCH 1024
+/*
+ * Most messages one sendmmsg/recvmmsg call takes: the kernel's UIO_MAXIOV,
+ * which the C library names IOV_MAX (<linux/uio.h> cannot be included next
+ * to <sys/uio.h>), not a number of ours.  The public header promises it as
+ * DGB_MAX_MSGS, and the glue checks at compile time that the two agree.
+ */
+#define DGB_MAX_BATCH IOV_MAX
 
-/* How an errno from a socket call is to be treated. */
+/*
+ * How the module treats an errno from a socket call.  One table in core.c
+ * decides all three answers; the public header's fallback keeps an inline
+ * copy of dgb_err_raise_non_fatal(), which a test cross-checks against it.
+ */
 enum dgb_errclass {
 	/* Nothing was wrong with the socket; try again (EAGAIN, EINTR, ENOBUFS). */
 	DGB_ERR_TRANSIENT,
@@ -33,6 +43,9 @@ enum dgb_errclass {
 	 * An ICMP message earlier made the kernel queue this error on the
 	 * socket (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ...).  Anyone on the
 	 * path can forge ICMP, so it must not be allowed to kill a connection.
+	 * The kernel reports such an error once and clears it, and a send that
+	 * reports it has not sent its datagram, so the call can simply be made
+	 * again.
 	 */
 	DGB_ERR_ICMP,
 	/* The socket or the arguments are unusable. */
@@ -40,6 +53,19 @@ enum dgb_errclass {
 };
 
 enum dgb_errclass dgb_errclass(int err);
+
+/*
+ * Whether BIO_read/BIO_write set a retry flag after err: OpenSSL's own
+ * datagram BIO's list (EAGAIN, EINTR, EPROTO, EINPROGRESS, EALREADY).
+ */
+int dgb_err_bio_retry(int err);
+
+/*
+ * Whether the batched calls raise err as BIO_R_NON_FATAL rather than as
+ * ERR_LIB_SYS with the errno: errors that BIO_err_is_non_fatal() would
+ * call fatal although the socket is fine (ENOBUFS, the ICMP class).
+ */
+int dgb_err_raise_non_fatal(int err);
 
 /*
  * What the module moved.  Each thread counts into its own counters, which
@@ -62,14 +88,20 @@ enum dgb_counter {
 
 uint64_t dgb_counter(enum dgb_counter c);
 
+/*
+ * The core's calls are named for the layer: dgb_sock_*() take a socket and
+ * kernel structures.  (The glue's dgb_bio_*() take a BIO and BIO_MSGs; the
+ * public DGB_*() are the application's.)
+ */
+
 /* One datagram; returns the bytes moved or -errno. */
-ssize_t dgb_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t dgb_sock_sendmsg(int fd, const struct msghdr *msg, int flags);
 /*
  * One datagram on a connected socket with write(2), which, unlike send(2),
  * also works on descriptors that are not sockets, as BIO_s_datagram does.
  */
-ssize_t dgb_write1(int fd, const void *buf, size_t len);
-ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t dgb_sock_write(int fd, const void *buf, size_t len);
+ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /*
  * Up to n datagrams (n <= DGB_MAX_BATCH) with sendmmsg(2)/recvmmsg(2), or a
@@ -80,11 +112,21 @@ ssize_t dgb_recvmsg(int fd, struct msghdr *msg, int flags);
  * message ends the batch and is not reported: the caller resumes from the
  * first unprocessed message and meets the error then, if it persists.
  */
-int dgb_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
-int dgb_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 
-/* Room for the control messages of one datagram (IP_PKTINFO/IPV6_PKTINFO now). */
-#define DGB_CMSG_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int)))
+/*
+ * Room for every control message the module asks the kernel for on one
+ * datagram: the destination address (IP_PKTINFO, or the larger
+ * IPV6_PKTINFO), and the two the receive offload will add (the UDP_GRO
+ * segment size, an int, and the SO_RXQ_OVFL drop count, a uint32).  Control
+ * messages an application enables on the socket itself (timestamps, say)
+ * come first and may crowd these out; the kernel then sets MSG_CTRUNC and
+ * the module reports no local address rather than a wrong one.
+ */
+#define DGB_CMSG_SPACE                                                   \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + \
+	 CMSG_SPACE(sizeof(uint32_t)))
 
 /*
  * Everything one batch of DGB_MAX_BATCH datagrams needs besides the

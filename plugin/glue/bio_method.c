@@ -11,18 +11,14 @@
  * module raises ERR_R_PASSED_NULL_PARAMETER and returns 0 instead; that and
  * the other intended differences are listed in dgrambatch(7).
  *
- * Addresses.  The datagram controls pass BIO_ADDR pointers, and OpenSSL's
- * own BIO treats them as the union of socket addresses that BIO_ADDR is
- * (sockaddr, sockaddr_in, sockaddr_in6, sockaddr_un): it copies by the
- * address family on the way in and copies bytes on the way out, so that
- * BIO_dgram_get_peer() with a length copies part of an address.  The module
- * keeps its addresses in a union of the same members and copies the same
- * way, which is what makes it indistinguishable to libssl.
+ * Addresses are kept as BIO_ADDR keeps them; see addr.h.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/time.h>
@@ -37,71 +33,12 @@
 #include "dgrambatch.h"
 #include "core/core.h"
 #include "glue.h"
+#include "addr.h"
 #include "dgram.h"
+#include "ossl.h"
+#include "probe/probe.h"
 
 /* --- addresses ---------------------------------------------------------- */
-
-static socklen_t addr_size(const union dgb_addr *a)
-{
-	switch (a->sa.sa_family) {
-	case AF_INET:
-		return sizeof(a->s_in);
-	case AF_INET6:
-		return sizeof(a->s_in6);
-	case AF_UNIX:
-		return sizeof(a->s_un);
-	default:
-		return sizeof(*a);
-	}
-}
-
-/*
- * Copy a socket address of a family the BIO knows; anything else clears
- * *dst and returns 0, as BIO_ADDR_make does.
- */
-int dgb_addr_set(union dgb_addr *dst, const void *src)
-{
-	sa_family_t family;
-
-	memset(dst, 0, sizeof(*dst));
-	memcpy(&family, (const char *)src + offsetof(struct sockaddr, sa_family),
-	       sizeof(family));
-	switch (family) {
-	case AF_INET:
-		memcpy(&dst->s_in, src, sizeof(dst->s_in));
-		return 1;
-	case AF_INET6:
-		memcpy(&dst->s_in6, src, sizeof(dst->s_in6));
-		return 1;
-	case AF_UNIX:
-		memcpy(&dst->s_un, src, sizeof(dst->s_un));
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-void dgb_addr_clear(union dgb_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->sa.sa_family = AF_UNSPEC;
-}
-
-/*
- * Copy an address out to a caller's BIO_ADDR: its whole size, or the first
- * `num` bytes when num is smaller.  Returns the number of bytes copied.
- */
-static long addr_copy_out(void *dst, const union dgb_addr *a, long num)
-{
-	long size = (long)addr_size(a);
-
-	if (num == 0 || num > size)
-		num = size;
-	if (num < 0)
-		num = 0;
-	memcpy(dst, a, (size_t)num);
-	return num;
-}
 
 static int is_v4mapped(const union dgb_addr *a)
 {
@@ -133,29 +70,6 @@ static long null_arg(void)
 static void raise_sys(int err, const char *call)
 {
 	ERR_raise_data(ERR_LIB_SYS, err, "calling %s", call);
-}
-
-/*
- * The errors after which BIO_s_datagram sets a retry flag.  This is not
- * the core's transient class: ENOBUFS is not retried here, and EPROTO,
- * EINPROGRESS and EALREADY are, because that is what callers of a
- * datagram BIO have always seen.
- */
-static int retryable(int err)
-{
-	switch (err) {
-	case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-	case EWOULDBLOCK:
-#endif
-	case EINTR:
-	case EPROTO:
-	case EINPROGRESS:
-	case EALREADY:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 /* --- life cycle --------------------------------------------------------- */
@@ -235,6 +149,8 @@ static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
 		d->connected = 1;
 	if (d->local_addr_enabled && !enable_local_addr(d, 1))
 		d->local_addr_enabled = 0;
+	/* Socket-option probes still open are answered from this socket. */
+	dgb_caps_learn_fd(d->fd);
 	return 1;
 }
 
@@ -286,77 +202,107 @@ static void timer_after_read(struct dgb_bio *d)
 
 /* --- reads and writes --------------------------------------------------- */
 
+/*
+ * ICMP errors on BIO_read/BIO_write.  On a connected UDP socket the kernel
+ * queues the error an ICMP message reports (port or host unreachable, and
+ * so on) and returns it from the next call on the socket, once; a send
+ * that returns it has not sent its datagram.  OpenSSL's own BIO returns it
+ * as a fatal error, and DTLS then ends the connection; as ICMP is not
+ * authenticated, anyone on the path can forge one.  The module absorbs it:
+ * it counts the error (dgrambatch-icmp-errors) and makes the call again,
+ * which then reads the next datagram or sends this one, so nothing is lost
+ * and nothing sent twice.  A few in a row are absorbed; after that the
+ * error is returned as OpenSSL would.  The price: a DTLS client whose
+ * server is not there waits for its handshake timer instead of failing at
+ * the first port unreachable.  See dgrambatch(7), "ICMP errors".
+ */
+#define ICMP_ABSORB_MAX 8
+
+/* The outcome of a read or write that failed with err, as OpenSSL sets it. */
+static int io_failed(BIO *b, struct dgb_bio *d, int err, int write)
+{
+	if (dgb_err_bio_retry(err)) {
+		if (write)
+			BIO_set_retry_write(b);
+		else
+			BIO_set_retry_read(b);
+		d->last_errno = err;
+	}
+	errno = err;
+	return -1;
+}
+
+static ssize_t read_one(struct dgb_bio *d, char *out, int outl, union dgb_addr *from)
+{
+	ssize_t r;
+	int tries = 0;
+
+	do {
+		struct iovec iov = { .iov_base = out, .iov_len = outl > 0 ? (size_t)outl : 0 };
+		struct msghdr mh = {
+			.msg_name = from,
+			.msg_namelen = sizeof(*from),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+		};
+
+		dgb_addr_clear(from);
+		r = dgb_sock_recvmsg(d->fd, &mh, d->peek ? MSG_PEEK : 0);
+	} while (r < 0 && dgb_errclass((int)-r) == DGB_ERR_ICMP && ++tries < ICMP_ABSORB_MAX);
+	return r;
+}
+
 static int dgb_read(BIO *b, char *out, int outl)
 {
 	struct dgb_bio *d = BIO_get_data(b);
 	union dgb_addr from;
-	struct iovec iov;
-	struct msghdr mh;
 	ssize_t r;
 
 	if (out == NULL)
 		return 0;
 	errno = 0;
-	dgb_addr_clear(&from);
 	timer_before_read(d);
-
-	iov.iov_base = out;
-	iov.iov_len = outl > 0 ? (size_t)outl : 0;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_name = &from;
-	mh.msg_namelen = sizeof(from);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	r = dgb_recvmsg(d->fd, &mh, d->peek ? MSG_PEEK : 0);
-
+	r = read_one(d, out, outl, &from);
 	/* The documented hazard: on an unconnected socket the sender becomes the peer. */
 	if (!d->connected && r >= 0)
 		dgb_addr_set(&d->peer, &from);
-
 	BIO_clear_retry_flags(b);
-	if (r < 0 && retryable((int)-r)) {
-		BIO_set_retry_read(b);
-		d->last_errno = (int)-r;
-	}
 	timer_after_read(d);
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return (int)r;
+	return r < 0 ? io_failed(b, d, (int)-r, 0) : (int)r;
+}
+
+static ssize_t write_one(struct dgb_bio *d, const char *in, size_t len)
+{
+	ssize_t r;
+	int tries = 0;
+
+	do {
+		if (d->connected) {
+			r = dgb_sock_write(d->fd, in, len);
+		} else {
+			struct iovec iov = { .iov_base = (void *)in, .iov_len = len };
+			struct msghdr mh = {
+				.msg_name = &d->peer,
+				.msg_namelen = dgb_addr_size(&d->peer),
+				.msg_iov = &iov,
+				.msg_iovlen = 1,
+			};
+
+			r = dgb_sock_sendmsg(d->fd, &mh, 0);
+		}
+	} while (r < 0 && dgb_errclass((int)-r) == DGB_ERR_ICMP && ++tries < ICMP_ABSORB_MAX);
+	return r;
 }
 
 static int dgb_write(BIO *b, const char *in, int inl)
 {
 	struct dgb_bio *d = BIO_get_data(b);
-	size_t len = inl > 0 ? (size_t)inl : 0;
 	ssize_t r;
 
 	errno = 0;
-	if (d->connected) {
-		r = dgb_write1(d->fd, in, len);
-	} else {
-		struct iovec iov = { .iov_base = (void *)in, .iov_len = len };
-		struct msghdr mh = {
-			.msg_name = &d->peer,
-			.msg_namelen = addr_size(&d->peer),
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-		};
-
-		r = dgb_sendmsg(d->fd, &mh, 0);
-	}
-
+	r = write_one(d, in, inl > 0 ? (size_t)inl : 0);
 	BIO_clear_retry_flags(b);
-	if (r < 0 && retryable((int)-r)) {
-		BIO_set_retry_write(b);
-		d->last_errno = (int)-r;
-	}
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return (int)r;
+	return r < 0 ? io_failed(b, d, (int)-r, 1) : (int)r;
 }
 
 static int dgb_puts(BIO *b, const char *str)
@@ -470,11 +416,11 @@ static long detect_peer(struct dgb_bio *d, long num, void *ptr)
 	if (ptr == NULL)
 		return null_arg();
 	if (d->peer.sa.sa_family != AF_UNSPEC)
-		return addr_copy_out(ptr, &d->peer, num);
+		return dgb_addr_copy_out(ptr, &d->peer, num);
 	memset(&a, 0, sizeof(a));
 	if (getpeername(d->fd, &a.sa, &len) != 0 || a.sa.sa_family == AF_UNSPEC)
 		return 0;
-	return addr_copy_out(ptr, &a, num);
+	return dgb_addr_copy_out(ptr, &a, num);
 }
 
 /*
@@ -499,11 +445,18 @@ static long take_errno(struct dgb_bio *d, int err)
 	return 1;
 }
 
-static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	struct dgb_bio *d = BIO_get_data(b);
-	long ret = 1;
+/*
+ * The controls, by concern.  Each handler answers the controls it knows
+ * with their final value, and NOT_MINE for the others; dgb_ctrl asks them
+ * in turn, and answers 0 to a control none of them knows, as OpenSSL does.
+ */
+#define NOT_MINE LONG_MIN
 
+typedef long ctrl_fn(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr);
+
+/* What every BIO answers: the socket, the close flag, reads and polling. */
+static long ctrl_bio(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
+{
 	switch (cmd) {
 	case BIO_CTRL_RESET:
 	case BIO_CTRL_INFO:
@@ -529,7 +482,29 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return 1;
 	case BIO_C_SET_NBIO:
 		return BIO_socket_nbio(d->fd, num != 0) ? 1 : 0;
+	/* 50 is the number SET_PEEK_MODE had before 1.1.1; OpenSSL still answers it. */
+	case BIO_CTRL_DGRAM_SCTP_SET_IN_HANDSHAKE:
+	case BIO_CTRL_DGRAM_SET_PEEK_MODE:
+		d->peek = (int)num;
+		return 1;
+	case BIO_CTRL_GET_RPOLL_DESCRIPTOR:
+	case BIO_CTRL_GET_WPOLL_DESCRIPTOR: {
+		DGB_POLL_DESCRIPTOR *pd = ptr;
 
+		if (pd == NULL)
+			return null_arg();
+		pd->type = BIO_POLL_DESCRIPTOR_TYPE_SOCK_FD;
+		pd->value.fd = d->fd;
+		return 1;
+	}
+	default:
+		return NOT_MINE;
+	}
+}
+
+static long ctrl_peer(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
 	case BIO_CTRL_DGRAM_CONNECT:
 	case BIO_CTRL_DGRAM_SET_PEER:
 		if (ptr == NULL)
@@ -548,13 +523,19 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_DGRAM_GET_PEER:
 		if (ptr == NULL)
 			return null_arg();
-		return addr_copy_out(ptr, &d->peer, num);
+		return dgb_addr_copy_out(ptr, &d->peer, num);
 	case BIO_CTRL_DGRAM_DETECT_PEER_ADDR:
 		return detect_peer(d, num, ptr);
+	default:
+		return NOT_MINE;
+	}
+}
 
+static long ctrl_mtu(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
 	case BIO_CTRL_DGRAM_MTU_DISCOVER:
-		ret = mtu_discover(d);
-		break;
+		return mtu_discover(d);
 	case BIO_CTRL_DGRAM_QUERY_MTU:
 		return query_mtu(d);
 	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
@@ -563,67 +544,74 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return (long)d->mtu;
 	case BIO_CTRL_DGRAM_SET_MTU:
 		d->mtu = (unsigned int)num;
-		ret = num;
-		break;
+		return num < 0 ? -1 : num;
 	case BIO_CTRL_DGRAM_MTU_EXCEEDED:
 		return take_errno(d, EMSGSIZE);
 	case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
 		return mtu_overhead(&d->peer);
 	case BIO_CTRL_DGRAM_SET_DONT_FRAG:
-		ret = set_dont_frag(d, num);
-		break;
+		return set_dont_frag(d, num);
+	default:
+		return NOT_MINE;
+	}
+}
 
+static long ctrl_timeout(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
 	case BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT:
 		if (ptr == NULL)
 			return null_arg();
 		memcpy(&d->next_timeout, ptr, sizeof(d->next_timeout));
 		return 1;
 	case BIO_CTRL_DGRAM_SET_RECV_TIMEOUT:
-		ret = sockopt_result(setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, ptr,
-						sizeof(struct timeval)),
-				     "setsockopt()", 0);
-		break;
+		return sockopt_result(setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, ptr,
+						 sizeof(struct timeval)),
+				      "setsockopt()", 0);
 	case BIO_CTRL_DGRAM_GET_RECV_TIMEOUT:
-		ret = get_timeout(d, SO_RCVTIMEO, ptr);
-		break;
+		return get_timeout(d, SO_RCVTIMEO, ptr);
 	case BIO_CTRL_DGRAM_SET_SEND_TIMEOUT:
-		ret = sockopt_result(setsockopt(d->fd, SOL_SOCKET, SO_SNDTIMEO, ptr,
-						sizeof(struct timeval)),
-				     "setsockopt()", 0);
-		break;
+		return sockopt_result(setsockopt(d->fd, SOL_SOCKET, SO_SNDTIMEO, ptr,
+						 sizeof(struct timeval)),
+				      "setsockopt()", 0);
 	case BIO_CTRL_DGRAM_GET_SEND_TIMEOUT:
-		ret = get_timeout(d, SO_SNDTIMEO, ptr);
-		break;
+		return get_timeout(d, SO_SNDTIMEO, ptr);
 	case BIO_CTRL_DGRAM_GET_RECV_TIMER_EXP:
 	case BIO_CTRL_DGRAM_GET_SEND_TIMER_EXP:
 		return take_errno(d, EAGAIN);
+	default:
+		return NOT_MINE;
+	}
+}
 
-	/* 50 is the number SET_PEEK_MODE had before 1.1.1; OpenSSL still answers it. */
-	case BIO_CTRL_DGRAM_SCTP_SET_IN_HANDSHAKE:
-	case BIO_CTRL_DGRAM_SET_PEEK_MODE:
-		d->peek = (int)num;
-		return 1;
+static long set_local_addr_enable(struct dgb_bio *d, long num)
+{
+	num = num > 0;
+	/*
+	 * The socket may have been bound since it was attached; the batched
+	 * paths need its current address and port.
+	 */
+	if (num) {
+		socklen_t len = sizeof(d->local);
 
+		if (getsockname(d->fd, &d->local.sa, &len) != 0)
+			dgb_addr_clear(&d->local);
+	}
+	if (num != d->local_addr_enabled) {
+		if (!enable_local_addr(d, (int)num))
+			return 0;
+		d->local_addr_enabled = (int)num;
+	}
+	return 1;
+}
+
+static long ctrl_local(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
 	case BIO_CTRL_DGRAM_GET_LOCAL_ADDR_CAP:
 		return 1;
 	case BIO_CTRL_DGRAM_SET_LOCAL_ADDR_ENABLE:
-		num = num > 0;
-		/*
-		 * The socket may have been bound since it was attached; the
-		 * batched paths need its current address and port.
-		 */
-		if (num) {
-			socklen_t len = sizeof(d->local);
-
-			if (getsockname(d->fd, &d->local.sa, &len) != 0)
-				dgb_addr_clear(&d->local);
-		}
-		if (num != d->local_addr_enabled) {
-			if (!enable_local_addr(d, (int)num))
-				return 0;
-			d->local_addr_enabled = (int)num;
-		}
-		return 1;
+		return set_local_addr_enable(d, num);
 	case BIO_CTRL_DGRAM_GET_LOCAL_ADDR_ENABLE:
 		if (ptr == NULL)
 			return null_arg();
@@ -632,58 +620,131 @@ static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_DGRAM_GET_EFFECTIVE_CAPS:
 		return (long)(BIO_DGRAM_CAP_HANDLES_DST_ADDR | BIO_DGRAM_CAP_HANDLES_SRC_ADDR |
 			      BIO_DGRAM_CAP_PROVIDES_DST_ADDR | BIO_DGRAM_CAP_PROVIDES_SRC_ADDR);
-
-	case BIO_CTRL_GET_RPOLL_DESCRIPTOR:
-	case BIO_CTRL_GET_WPOLL_DESCRIPTOR: {
-		DGB_POLL_DESCRIPTOR *pd = ptr;
-
-		if (pd == NULL)
-			return null_arg();
-		pd->type = BIO_POLL_DESCRIPTOR_TYPE_SOCK_FD;
-		pd->value.fd = d->fd;
-		return 1;
+	default:
+		return NOT_MINE;
 	}
-	/* Only for this very BIO, never for a filter BIO passing them down. */
+}
+
+/*
+ * dgrambatch.h 0.1.0's DGB_MMSG_ARGS, with no version, and its control
+ * numbers.  Programs built with that header send it; it is served as long
+ * as they may be around.
+ */
+#define CTRL_SENDMMSG_V0 0x44474202
+#define CTRL_RECVMMSG_V0 0x44474203
+
+struct mmsg_args_v0 {
+	BIO *bio;
+	DGB_MSG *msg;
+	size_t stride;
+	size_t num_msg;
+	uint64_t flags;
+	size_t *msgs_processed;
+	int handled;
+	int result;
+};
+
+static int bio_mmsg(BIO *b, int send, DGB_MSG *msg, size_t stride, size_t num_msg,
+		    uint64_t flags, size_t *msgs_processed)
+{
+	return send ? dgb_bio_sendmmsg(b, msg, stride, num_msg, flags, msgs_processed)
+		    : dgb_bio_recvmmsg(b, msg, stride, num_msg, flags, msgs_processed);
+}
+
+/*
+ * The versioned DGB_MMSG_ARGS.  Its first four members keep their places in
+ * every version, so a structure of a version this module does not speak is
+ * still answered: refused, with an error that says why, and never read.
+ */
+static long mmsg_v1(BIO *b, int send, DGB_MMSG_ARGS *a)
+{
+	if (a == NULL || a->size < offsetof(DGB_MMSG_ARGS, bio))
+		return 0;
+	if (a->abi != DGB_MMSG_ABI || a->size < sizeof(*a)) {
+		ERR_raise_data(ERR_LIB_BIO, ERR_R_UNSUPPORTED,
+			       "dgrambatch.h private interface version %u (%u bytes) is not one "
+			       "this module serves (version %d, %zu bytes); rebuild the program "
+			       "with this module's dgrambatch.h",
+			       (unsigned int)a->abi, (unsigned int)a->size, DGB_MMSG_ABI,
+			       sizeof(*a));
+		a->handled = 1;
+		a->result = 0;
+		return 0;
+	}
+	if (a->bio != b)
+		return 0;
+	a->handled = 1;
+	a->result = bio_mmsg(b, send, a->msg, a->stride, a->num_msg, a->flags,
+			     a->msgs_processed);
+	return a->result;
+}
+
+/* The private controls, only for this very BIO, never for a filter passing them down. */
+static long ctrl_private(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
+{
+	struct mmsg_args_v0 *v0 = ptr;
+
+	switch (cmd) {
 	case DGB_CTRL_IDENTIFY:
 		return ptr == b ? DGB_IDENTITY : 0;
 	case DGB_CTRL_SENDMMSG:
-	case DGB_CTRL_RECVMMSG: {
-		DGB_MMSG_ARGS *a = ptr;
-
-		if (a == NULL || a->bio != b)
+	case DGB_CTRL_RECVMMSG:
+		return mmsg_v1(b, cmd == DGB_CTRL_SENDMMSG, ptr);
+	case CTRL_SENDMMSG_V0:
+	case CTRL_RECVMMSG_V0:
+		if (v0 == NULL || v0->bio != b)
 			return 0;
-		a->handled = 1;
-		a->result = cmd == DGB_CTRL_SENDMMSG
-				    ? dgb_bio_sendmmsg(b, a->msg, a->stride, a->num_msg, a->flags,
-						       a->msgs_processed)
-				    : dgb_bio_recvmmsg(b, a->msg, a->stride, a->num_msg, a->flags,
-						       a->msgs_processed);
-		return a->result;
-	}
+		v0->handled = 1;
+		v0->result = bio_mmsg(b, cmd == CTRL_SENDMMSG_V0, v0->msg, v0->stride,
+				      v0->num_msg, v0->flags, v0->msgs_processed);
+		return v0->result;
 	default:
-		return 0;
+		return NOT_MINE;
 	}
-	return ret < 0 ? -1 : ret;
 }
 
-#if defined(HAVE_BIO_METH_SET_SENDMMSG) && defined(HAVE_BIO_METH_SET_RECVMMSG)
-/* OpenSSL 3.2+: BIO_sendmmsg()/BIO_recvmmsg() reach the batched paths directly. */
-static int native_sendmmsg(BIO *b, BIO_MSG *msg, size_t stride, size_t num_msg,
-			   uint64_t flags, size_t *msgs_processed)
+static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	static ctrl_fn *const handlers[] = {
+		ctrl_bio, ctrl_peer, ctrl_mtu, ctrl_timeout, ctrl_local, ctrl_private,
+	};
+	struct dgb_bio *d = BIO_get_data(b);
+
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		long r = handlers[i](b, d, cmd, num, ptr);
+
+		if (r != NOT_MINE)
+			return r;
+	}
+	return 0;
+}
+
+/* BIO_sendmmsg()/BIO_recvmmsg() of OpenSSL 3.2+ reach the batched paths directly. */
+static int meth_sendmmsg(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg, uint64_t flags,
+			 size_t *msgs_processed)
 {
 	return dgb_bio_sendmmsg(b, msg, stride, num_msg, flags, msgs_processed);
 }
 
-static int native_recvmmsg(BIO *b, BIO_MSG *msg, size_t stride, size_t num_msg,
-			   uint64_t flags, size_t *msgs_processed)
+static int meth_recvmmsg(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg, uint64_t flags,
+			 size_t *msgs_processed)
 {
 	return dgb_bio_recvmmsg(b, msg, stride, num_msg, flags, msgs_processed);
 }
-#endif
+
+/* Whether the method has the batched calls registered with libcrypto. */
+static atomic_int native_mmsg;
+
+int dgb_bio_native_mmsg(void)
+{
+	(void)dgb_bio_method();
+	return atomic_load(&native_mmsg);
+}
 
 static BIO_METHOD *method_new(void)
 {
 	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_DGRAM, "dgrambatch datagram socket");
+	int native;
 
 	if (m == NULL)
 		return NULL;
@@ -692,16 +753,21 @@ static BIO_METHOD *method_new(void)
 	    !BIO_meth_set_puts(m, dgb_puts) ||
 	    !BIO_meth_set_ctrl(m, dgb_ctrl) ||
 	    !BIO_meth_set_create(m, dgb_create) ||
-	    !BIO_meth_set_destroy(m, dgb_destroy)
-#if defined(HAVE_BIO_METH_SET_SENDMMSG) && defined(HAVE_BIO_METH_SET_RECVMMSG)
-	    || !BIO_meth_set_sendmmsg(m, native_sendmmsg)
-	    || !BIO_meth_set_recvmmsg(m, native_recvmmsg)
-#endif
-	) {
-		BIO_meth_free(m);
-		return NULL;
-	}
+	    !BIO_meth_set_destroy(m, dgb_destroy))
+		goto err;
+	/*
+	 * Decided by the libcrypto the module runs with, not the headers it
+	 * was built with: a build on 3.0 run under 3.5 registers them, and a
+	 * build on 3.5 run under 3.0 does not need them.
+	 */
+	native = dgb_ossl_set_mmsg(m, meth_sendmmsg, meth_recvmmsg);
+	if (native < 0)
+		goto err;
+	atomic_store(&native_mmsg, native);
 	return m;
+err:
+	BIO_meth_free(m);
+	return NULL;
 }
 
 /*

@@ -17,13 +17,8 @@
 
 #include <openssl/bio.h>
 
-/* The members of OpenSSL's BIO_ADDR, so that the sizes agree too. */
-union dgb_addr {
-	struct sockaddr sa;
-	struct sockaddr_in6 s_in6;
-	struct sockaddr_in s_in;
-	struct sockaddr_un s_un;
-};
+#include "addr.h"
+
 
 struct dgb_bio {
 	int fd;
@@ -53,10 +48,6 @@ struct dgb_bio {
 	atomic_flag peer_lock;
 };
 
-
-/* BIO_ADDR_make's rules: copy by family, clear for any other family. */
-int dgb_addr_set(union dgb_addr *dst, const void *src);
-void dgb_addr_clear(union dgb_addr *a);
 
 /*
  * BIO_sendmmsg/BIO_recvmmsg on a dgrambatch BIO, as BIO_sendmmsg(3)

@@ -20,6 +20,12 @@
 const BIO_METHOD *dgb_bio_method(void);
 
 /*
+ * Whether the method's batched calls are registered with the running
+ * libcrypto (3.2 and later), so that BIO_sendmmsg() reaches them.
+ */
+int dgb_bio_native_mmsg(void);
+
+/*
  * The most messages one batched call processes (1..DGB_MAX_BATCH), set from
  * the provider's configuration ("max_batch"); process-wide, like the method.
  */

@@ -17,9 +17,12 @@
  * under its own flag.
  *
  * Bad input is refused before any datagram moves: a stride below
- * sizeof(BIO_MSG), global or per-message flags that are not 0, a NULL
- * array, a NULL payload with a length, a local address while local
- * addresses are not enabled, a local port other than the socket's.
+ * sizeof(BIO_MSG), a NULL array, a NULL payload with a length, a local
+ * address while local addresses are not enabled, a local port other than
+ * the socket's.  Flags, global and per message, are accepted and ignored,
+ * and each processed message's are set to 0, as OpenSSL's datagram BIO
+ * does: no flag is defined yet, and programs reuse arrays without clearing
+ * them.
  */
 #include "config.h"
 
@@ -35,9 +38,13 @@
 #include "dgrambatch.h"
 #include "core/core.h"
 #include "glue.h"
+#include "addr.h"
 #include "dgram.h"
 
 #define MSG_N(base, stride, i) ((DGB_MSG *)((char *)(base) + (i) * (stride)))
+
+_Static_assert(DGB_MAX_MSGS == DGB_MAX_BATCH,
+	       "dgrambatch.h promises the kernel's UIO_MAXIOV as DGB_MAX_MSGS");
 
 static atomic_uint batch_limit = DGB_MAX_BATCH;
 
@@ -68,18 +75,22 @@ static unsigned int batch_size(size_t num_msg)
  * and anyone on the path can forge it; OpenSSL's QUIC stack treats any
  * fatal BIO error as the end of the port, so an off-path attacker could
  * otherwise kill every connection on it with one forged packet.
+ *
+ * OpenSSL's QUIC stack meets EAGAIN on every tick, so the common errors
+ * system errors carry no formatted text: ERR_raise() only records the
+ * code, in the thread's error slots, without allocating.
  */
-static void raise_batch_error(int err, const char *call)
+static void raise_batch_error(int err)
 {
-	if (err == ENOBUFS || dgb_errclass(err) == DGB_ERR_ICMP)
-		ERR_raise_data(ERR_LIB_BIO, BIO_R_NON_FATAL, "%s: %s (transient)", call,
-			       strerror(err));
+	if (dgb_err_raise_non_fatal(err))
+		/* Rare, and worth naming: ENOBUFS or the ICMP error. */
+		ERR_raise_data(ERR_LIB_BIO, BIO_R_NON_FATAL, "%s", strerror(err));
 	else
-		ERR_raise_data(ERR_LIB_SYS, err, "calling %s()", call);
+		ERR_raise(ERR_LIB_SYS, err);
 }
 
 /* Checks common to both directions; on failure an error is raised. */
-static int check_args(const void *msg, size_t stride, uint64_t flags)
+static int check_args(const void *msg, size_t stride)
 {
 	if (msg == NULL) {
 		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
@@ -90,23 +101,12 @@ static int check_args(const void *msg, size_t stride, uint64_t flags)
 			       "stride %zu is smaller than BIO_MSG (%zu)", stride, sizeof(DGB_MSG));
 		return 0;
 	}
-	if (flags != 0) {
-		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT,
-			       "unsupported flags 0x%llx", (unsigned long long)flags);
-		return 0;
-	}
 	return 1;
 }
 
 /* Checks of one message; on failure an error is raised. */
 static int check_msg(const struct dgb_bio *d, const DGB_MSG *m, size_t i)
 {
-	if (m->flags != 0) {
-		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_INVALID_ARGUMENT,
-			       "message %zu: unsupported flags 0x%llx", i,
-			       (unsigned long long)m->flags);
-		return 0;
-	}
 	if (m->data == NULL && m->data_len != 0) {
 		ERR_raise_data(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER,
 			       "message %zu: no buffer for %zu bytes", i, m->data_len);
@@ -188,12 +188,24 @@ port:
 }
 
 /*
+ * A control message's payload of len bytes, or NULL when the kernel had to
+ * cut it short (it does when the control buffer runs out, and then sets
+ * MSG_CTRUNC).
+ */
+static const void *cmsg_payload(const struct cmsghdr *c, size_t len)
+{
+	return c->cmsg_len >= CMSG_LEN(len) ? CMSG_DATA(c) : NULL;
+}
+
+/*
  * The address a datagram arrived on, from its IP_PKTINFO or IPV6_PKTINFO,
- * with the socket's port; cleared (AF_UNSPEC) when the kernel gave none.
+ * with the socket's port; cleared (AF_UNSPEC) when the kernel gave none,
+ * or gave it truncated because other control messages filled the buffer.
  */
 static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_ADDR *local)
 {
 	union dgb_addr l;
+	const void *p;
 
 	memset(&l, 0, sizeof(l));
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
@@ -201,7 +213,9 @@ static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			if ((p = cmsg_payload(c, sizeof(pi))) == NULL)
+				break;
+			memcpy(&pi, p, sizeof(pi));
 			l.s_in.sin_family = AF_INET;
 			l.s_in.sin_addr = pi.ipi_addr;
 			l.s_in.sin_port = d->local.sa.sa_family == AF_INET ? d->local.s_in.sin_port
@@ -211,7 +225,9 @@ static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_
 		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			if ((p = cmsg_payload(c, sizeof(pi))) == NULL)
+				break;
+			memcpy(&pi, p, sizeof(pi));
 			l.s_in6.sin6_family = AF_INET6;
 			l.s_in6.sin6_addr = pi.ipi6_addr;
 			l.s_in6.sin6_port = d->local.s_in6.sin6_port;
@@ -231,7 +247,7 @@ static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_
  * messages to take, 0 when there are none (the call succeeds having done
  * nothing), or -1 with an error raised.
  */
-static long batch_start(const void *msg, size_t stride, size_t num_msg, uint64_t flags,
+static long batch_start(const void *msg, size_t stride, size_t num_msg,
 			size_t *msgs_processed, struct dgb_batch **bt)
 {
 	if (msgs_processed == NULL) {
@@ -241,7 +257,7 @@ static long batch_start(const void *msg, size_t stride, size_t num_msg, uint64_t
 	*msgs_processed = 0;
 	if (num_msg == 0)
 		return 0;
-	if (!check_args(msg, stride, flags))
+	if (!check_args(msg, stride))
 		return -1;
 	*bt = dgb_batch_get();
 	if (*bt == NULL) {
@@ -269,7 +285,7 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 {
 	struct dgb_bio *d = BIO_get_data(b);
 	struct dgb_batch *bt = NULL;
-	long n = batch_start(msg, stride, num_msg, flags, msgs_processed, &bt);
+	long n = batch_start(msg, stride, num_msg, msgs_processed, &bt);
 	socklen_t namelen;
 	int r;
 
@@ -299,9 +315,9 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	}
 
 	/* A TCP fd, or a closed stream, is an error to report, not a SIGPIPE. */
-	r = dgb_sendmmsg(d->fd, bt->mh, (unsigned int)n, MSG_NOSIGNAL);
+	r = dgb_sock_sendmmsg(d->fd, bt->mh, (unsigned int)n, MSG_NOSIGNAL);
 	if (r < 0) {
-		raise_batch_error(-r, "sendmmsg");
+		raise_batch_error(-r);
 		return 0;
 	}
 	for (int i = 0; i < r; i++) {
@@ -326,7 +342,7 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 {
 	struct dgb_bio *d = BIO_get_data(b);
 	struct dgb_batch *bt = NULL;
-	long n = batch_start(msg, stride, num_msg, flags, msgs_processed, &bt);
+	long n = batch_start(msg, stride, num_msg, msgs_processed, &bt);
 	int r;
 
 	if (n <= 0)
@@ -362,9 +378,9 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		}
 	}
 
-	r = dgb_recvmmsg(d->fd, bt->mh, (unsigned int)n, d->peek ? MSG_PEEK : 0);
+	r = dgb_sock_recvmmsg(d->fd, bt->mh, (unsigned int)n, d->peek ? MSG_PEEK : 0);
 	if (r < 0) {
-		raise_batch_error(-r, "recvmmsg");
+		raise_batch_error(-r);
 		return 0;
 	}
 	for (int i = 0; i < r; i++) {

@@ -21,11 +21,14 @@
 #include <openssl/proverr.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dgrambatch.h"
 #include "core/core.h"
 #include "glue.h"
+#include "ossl.h"
 
 struct dgb_provctx {
 	const OSSL_CORE_HANDLE *handle;
@@ -50,6 +53,8 @@ static const OSSL_PARAM gettable[] = {
 	OSSL_PARAM_uint64(DGB_PARAM_ICMP_ERRORS, NULL),
 	OSSL_PARAM_uint64(DGB_PARAM_FALLBACK_BATCHES, NULL),
 	OSSL_PARAM_uint(DGB_PARAM_MAX_BATCH, NULL),
+	OSSL_PARAM_int(DGB_PARAM_NATIVE_MMSG, NULL),
+	OSSL_PARAM_utf8_ptr(DGB_PARAM_MODULE_PATH, NULL, 0),
 	OSSL_PARAM_END
 };
 
@@ -77,9 +82,15 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	struct dgb_provctx *ctx = provctx;
 	OSSL_PARAM *p;
 
+	const char *path = dgb_ossl_self_path();
+
 	if (!set_utf8(params, OSSL_PROV_PARAM_NAME, DGB_PROVIDER_NAME) ||
 	    !set_utf8(params, OSSL_PROV_PARAM_VERSION, PACKAGE_VERSION) ||
-	    !set_utf8(params, OSSL_PROV_PARAM_BUILDINFO, BUILDINFO))
+	    !set_utf8(params, OSSL_PROV_PARAM_BUILDINFO, BUILDINFO) ||
+	    !set_utf8(params, DGB_PARAM_MODULE_PATH, path != NULL ? path : ""))
+		return 0;
+	p = OSSL_PARAM_locate(params, DGB_PARAM_NATIVE_MMSG);
+	if (p != NULL && !OSSL_PARAM_set_int(p, dgb_bio_native_mmsg()))
 		return 0;
 	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
 	if (p != NULL && !OSSL_PARAM_set_int(p, ctx->method != NULL))
@@ -121,14 +132,82 @@ static const OSSL_DISPATCH dgb_dispatch[] = {
 	{ 0, NULL }
 };
 
+/* The core's functions the provider uses, from the dispatch table it was handed. */
+struct core_fns {
+	OSSL_FUNC_core_get_params_fn *get_params;
+	OSSL_FUNC_core_new_error_fn *new_error;
+	OSSL_FUNC_core_set_error_debug_fn *set_error_debug;
+	OSSL_FUNC_core_vset_error_fn *vset_error;
+};
+
+static void core_fns_read(struct core_fns *c, const OSSL_DISPATCH *in)
+{
+	memset(c, 0, sizeof(*c));
+	for (; in != NULL && in->function_id != 0; in++) {
+		switch (in->function_id) {
+		case OSSL_FUNC_CORE_GET_PARAMS:
+			c->get_params = OSSL_FUNC_core_get_params(in);
+			break;
+		case OSSL_FUNC_CORE_NEW_ERROR:
+			c->new_error = OSSL_FUNC_core_new_error(in);
+			break;
+		case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+			c->set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+			break;
+		case OSSL_FUNC_CORE_VSET_ERROR:
+			c->vset_error = OSSL_FUNC_core_vset_error(in);
+			break;
+		}
+	}
+}
+
+/* The provider's own reason code; the text says the rest. */
+#define DGB_R_FOREIGN_CORE 1
+
+/*
+ * An error on the error stack of the libcrypto that is loading the
+ * provider, which need not be the one the module is linked to.
+ */
+static void core_error(const struct core_fns *c, const OSSL_CORE_HANDLE *handle,
+		       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->new_error == NULL || c->set_error_debug == NULL || c->vset_error == NULL)
+		return;
+	c->new_error(handle);
+	c->set_error_debug(handle, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC);
+	va_start(ap, fmt);
+	c->vset_error(handle, DGB_R_FOREIGN_CORE, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The module hands out a BIO_METHOD made by the libcrypto it is linked to.
+ * A program with a second or a static libcrypto would get structures of
+ * another library, perhaps of another layout: refuse to load there.
+ */
+static int core_is_own(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
+{
+	const char *own = dgb_ossl_libcrypto_path();
+
+	if (c->get_params == NULL || dgb_ossl_is_own_core((void (*)(void))c->get_params))
+		return 1;
+	core_error(c, handle,
+		   "dgrambatch: the OpenSSL loading this provider is not the libcrypto the "
+		   "module is linked to (%s); a program with a static or second libcrypto "
+		   "cannot use it",
+		   own != NULL ? own : "libcrypto.so.3");
+	return 0;
+}
+
 /*
  * The keys of the provider's configuration section (see dgrambatch(7)).
  * A value that does not parse is refused at load time, with an error that
  * names the key and the value, and the provider does not load.
  */
-static int read_config(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
+static int read_config(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
 {
-	OSSL_FUNC_core_get_params_fn *get_params = NULL;
 	const char *max_batch = NULL;
 	OSSL_PARAM p[] = {
 		OSSL_PARAM_utf8_ptr(DGB_CONF_MAX_BATCH, (char **)&max_batch, 0),
@@ -137,18 +216,15 @@ static int read_config(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
 	unsigned long v;
 	char *end;
 
-	for (; in != NULL && in->function_id != 0; in++)
-		if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
-			get_params = OSSL_FUNC_core_get_params(in);
-	if (get_params == NULL || !get_params(handle, p) || max_batch == NULL)
+	if (c->get_params == NULL || !c->get_params(handle, p) || max_batch == NULL)
 		return 1;
 	errno = 0;
 	v = strtoul(max_batch, &end, 10);
 	if (errno != 0 || end == max_batch || *end != '\0' || max_batch[0] == '-' || v < 1 ||
-	    v > DGB_MAX_BATCH) {
+	    v > DGB_MAX_MSGS) {
 		ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_CONFIG_DATA,
 			       "dgrambatch: %s = \"%s\": expected a whole number from 1 to %d",
-			       DGB_CONF_MAX_BATCH, max_batch, DGB_MAX_BATCH);
+			       DGB_CONF_MAX_BATCH, max_batch, DGB_MAX_MSGS);
 		return 0;
 	}
 	dgb_set_batch_limit((unsigned int)v);
@@ -160,8 +236,10 @@ DGB_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
 				  const OSSL_DISPATCH **out, void **provctx)
 {
 	struct dgb_provctx *ctx;
+	struct core_fns core;
 
-	if (!read_config(handle, in))
+	core_fns_read(&core, in);
+	if (!core_is_own(&core, handle) || !read_config(&core, handle))
 		goto err1;
 	ctx = OPENSSL_zalloc(sizeof(*ctx));
 	if (ctx == NULL)

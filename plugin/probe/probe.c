@@ -34,8 +34,15 @@
 #define UDP_GRO 104
 #endif
 
-/* Bit 31 marks the cache as filled; no capability uses it. */
-#define PROBED (1u << 31)
+/*
+ * The cache: the low 16 bits are the kernel's answers, the high 16 bits say
+ * which of them are known.  A capability's answer is final once known,
+ * except that dgb_caps_revoke() may clear it.
+ */
+#define KNOWN_SHIFT 16
+#define ALL_CAPS ((1u << DGB_CAP_COUNT) - 1)
+#define SYSCALL_CAPS (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG)
+#define OPTION_CAPS (ALL_CAPS & ~SYSCALL_CAPS)
 
 static atomic_uint caps_cache;
 
@@ -98,48 +105,64 @@ static unsigned int caps_disabled(void)
 		env += len;
 		env += strspn(env, ", ");
 	}
-	return off & ~PROBED;
+	return off & ALL_CAPS;
 }
 
 static int sockopt_accepted(int fd, int level, int name, int value)
 {
-	return fd >= 0 && setsockopt(fd, level, name, &value, sizeof(value)) == 0;
+	return setsockopt(fd, level, name, &value, sizeof(value)) == 0;
+}
+
+/* The system calls, asked with fd -1: EBADF means the kernel has the call. */
+static unsigned int probe_syscalls(void)
+{
+	unsigned int caps = 0;
+
+#ifdef HAVE_SENDMMSG
+	if (sendmmsg(-1, NULL, 0, 0) == 0 || errno != ENOSYS)
+		caps |= DGB_CAP_SENDMMSG;
+#endif
+#ifdef HAVE_RECVMMSG
+	if (recvmmsg(-1, NULL, 0, MSG_DONTWAIT, NULL) == 0 || errno != ENOSYS)
+		caps |= DGB_CAP_RECVMMSG;
+#endif
+	return caps;
 }
 
 /*
- * A zero-length vector exercises the syscall entry without moving data:
- * the kernel answers 0 where the call exists and ENOSYS where it does not
- * (or where a seccomp filter forbids it).
+ * The socket options, on throw-away sockets of each family; *known gets the
+ * capabilities that could be asked.  Setting an option on a socket about to
+ * be closed is harmless.
  */
-static unsigned int probe_kernel(void)
+static unsigned int probe_options(unsigned int *known)
 {
 	unsigned int caps = 0;
 	int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int fd = fd4 >= 0 ? fd4 : fd6;
 
-	if (fd < 0)
-		return 0;
-#ifdef HAVE_SENDMMSG
-	if (sendmmsg(fd, NULL, 0, 0) == 0)
-		caps |= DGB_CAP_SENDMMSG;
-#endif
-#ifdef HAVE_RECVMMSG
-	if (recvmmsg(fd, NULL, 0, MSG_DONTWAIT, NULL) == 0)
-		caps |= DGB_CAP_RECVMMSG;
-#endif
+	*known = 0;
+	if (fd4 >= 0) {
+		*known |= DGB_CAP_IP_PKTINFO;
 #if HAVE_DECL_IP_PKTINFO
-	if (sockopt_accepted(fd4, IPPROTO_IP, IP_PKTINFO, 1))
-		caps |= DGB_CAP_IP_PKTINFO;
+		if (sockopt_accepted(fd4, IPPROTO_IP, IP_PKTINFO, 1))
+			caps |= DGB_CAP_IP_PKTINFO;
 #endif
+	}
+	if (fd6 >= 0) {
+		*known |= DGB_CAP_IPV6_RECVPKTINFO;
 #if HAVE_DECL_IPV6_RECVPKTINFO && HAVE_DECL_IPV6_PKTINFO
-	if (sockopt_accepted(fd6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1))
-		caps |= DGB_CAP_IPV6_RECVPKTINFO;
+		if (sockopt_accepted(fd6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1))
+			caps |= DGB_CAP_IPV6_RECVPKTINFO;
 #endif
-	if (sockopt_accepted(fd, SOL_UDP, UDP_SEGMENT, 1200))
-		caps |= DGB_CAP_UDP_SEGMENT;
-	if (sockopt_accepted(fd, SOL_UDP, UDP_GRO, 1))
-		caps |= DGB_CAP_UDP_GRO;
+	}
+	if (fd >= 0) {
+		*known |= DGB_CAP_UDP_SEGMENT | DGB_CAP_UDP_GRO;
+		if (sockopt_accepted(fd, SOL_UDP, UDP_SEGMENT, 1200))
+			caps |= DGB_CAP_UDP_SEGMENT;
+		if (sockopt_accepted(fd, SOL_UDP, UDP_GRO, 1))
+			caps |= DGB_CAP_UDP_GRO;
+	}
 	if (fd4 >= 0)
 		close(fd4);
 	if (fd6 >= 0)
@@ -147,28 +170,105 @@ static unsigned int probe_kernel(void)
 	return caps;
 }
 
+/*
+ * Add answers to the cache for capabilities it does not know yet; answers
+ * already there, revocations included, are kept.
+ */
+static unsigned int caps_learn(unsigned int known, unsigned int caps)
+{
+	unsigned int old = atomic_load(&caps_cache), new;
+
+	do {
+		unsigned int add = known & ~(old >> KNOWN_SHIFT);
+
+		new = old | (add << KNOWN_SHIFT) | (caps & add);
+	} while (new != old && !atomic_compare_exchange_weak(&caps_cache, &old, new));
+	return new;
+}
+
+static int sockopt_readable(int fd, int level, int name)
+{
+	int v;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, level, name, &v, &len) == 0;
+}
+
+void dgb_caps_learn_fd(int fd)
+{
+	unsigned int known = 0, caps = 0;
+	int type, proto;
+	socklen_t len = sizeof(type);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in6 s_in6;
+	} a;
+	socklen_t alen = sizeof(a);
+
+	if (((atomic_load_explicit(&caps_cache, memory_order_relaxed) >> KNOWN_SHIFT) &
+	     OPTION_CAPS) == OPTION_CAPS)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM)
+		return;
+	len = sizeof(proto);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 || proto != IPPROTO_UDP ||
+	    getsockname(fd, &a.sa, &alen) != 0)
+		return;
+	if (a.sa.sa_family == AF_INET) {
+		known |= DGB_CAP_IP_PKTINFO;
+#if HAVE_DECL_IP_PKTINFO
+		if (sockopt_readable(fd, IPPROTO_IP, IP_PKTINFO))
+			caps |= DGB_CAP_IP_PKTINFO;
+#endif
+	} else if (a.sa.sa_family == AF_INET6) {
+		known |= DGB_CAP_IPV6_RECVPKTINFO;
+#if HAVE_DECL_IPV6_RECVPKTINFO && HAVE_DECL_IPV6_PKTINFO
+		if (sockopt_readable(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO))
+			caps |= DGB_CAP_IPV6_RECVPKTINFO;
+#endif
+	} else {
+		return;
+	}
+	known |= DGB_CAP_UDP_SEGMENT | DGB_CAP_UDP_GRO;
+	if (sockopt_readable(fd, SOL_UDP, UDP_SEGMENT))
+		caps |= DGB_CAP_UDP_SEGMENT;
+	if (sockopt_readable(fd, SOL_UDP, UDP_GRO))
+		caps |= DGB_CAP_UDP_GRO;
+	caps_learn(known, caps);
+}
+
 unsigned int dgb_caps(void)
 {
-	unsigned int caps = atomic_load_explicit(&caps_cache, memory_order_relaxed);
+	unsigned int v = atomic_load_explicit(&caps_cache, memory_order_relaxed);
 
-	if (caps & PROBED)
-		return caps & ~PROBED;
-	/*
-	 * Two threads may probe at once; both reach the same answer, so the
-	 * race costs a few syscalls and nothing else.  A revocation that lands
-	 * in between is kept by the compare-and-swap.
-	 */
-	caps = (probe_kernel() & dgb_caps_built() & ~caps_disabled()) | PROBED;
-	unsigned int expected = 0;
-	if (!atomic_compare_exchange_strong(&caps_cache, &expected, caps))
-		caps = expected;
-	return caps & ~PROBED;
+	if ((v >> KNOWN_SHIFT) != ALL_CAPS) {
+		/*
+		 * Two threads may probe at once; both reach the same answers,
+		 * so the race costs a few syscalls and nothing else.  What a
+		 * build lacks or the environment disables is known at once.
+		 */
+		unsigned int off = ~dgb_caps_built() | caps_disabled();
+		unsigned int known = off & ALL_CAPS, caps = 0, opt_known;
+		unsigned int had = v >> KNOWN_SHIFT;
+
+		if (SYSCALL_CAPS & ~(had | known)) {
+			known |= SYSCALL_CAPS;
+			caps |= probe_syscalls();
+		}
+		if (OPTION_CAPS & ~(had | known)) {
+			caps |= probe_options(&opt_known);
+			known |= opt_known;
+		}
+		v = caps_learn(known, caps & ~off);
+	}
+	return v & ALL_CAPS;
 }
 
 void dgb_caps_revoke(unsigned int cap)
 {
 	(void)dgb_caps();
-	atomic_fetch_and(&caps_cache, ~cap);
+	caps_learn(cap & ALL_CAPS, 0);
+	atomic_fetch_and(&caps_cache, ~(cap & ALL_CAPS));
 }
 
 void dgb_caps_reset(void)

@@ -6,9 +6,17 @@
  *
  * The probes know nothing of OpenSSL.  Each capability has two answers:
  * whether this build has the code for it (decided by configure) and whether
- * the running kernel accepts it (decided once, on first use, by trying it on
- * a throw-away socket).  The run-time answer is cached in an atomic, so the
- * probe costs a few syscalls once per process.
+ * the running kernel accepts it (decided at run time, then cached in an
+ * atomic, so a probe costs a few syscalls once per process).
+ *
+ * Only an answer the kernel gave is cached, never a failure to ask.  The
+ * system-call probes need no socket: they call with a descriptor of -1,
+ * which the kernel refuses with EBADF when it has the call and ENOSYS when
+ * it does not (or a seccomp filter forbids it).  The socket-option probes
+ * need a socket: they open throw-away ones, and when that fails (at the fd
+ * limit, in a sandbox without socket()) they report "not usable" this time
+ * and try again next time, or learn from a socket the caller already has
+ * (dgb_caps_learn_fd), without changing it.
  *
  * DGRAMBATCH_CAPS_DISABLE, a comma-separated list of capability names (or
  * "all"), switches capabilities off as if the kernel lacked them.  The tests
@@ -38,6 +46,13 @@ static inline int dgb_cap_usable(unsigned int cap)
 {
 	return (dgb_caps() & cap) == cap;
 }
+
+/*
+ * Answer the socket-option probes still open from fd, the caller's own UDP
+ * socket, with getsockopt only (the socket is not changed).  A descriptor
+ * that is not a UDP socket teaches nothing.
+ */
+void dgb_caps_learn_fd(int fd);
 
 /*
  * Record that a capability failed at run time (sendmmsg returning ENOSYS
