@@ -108,16 +108,43 @@ static struct thread_stats *stats_self(void)
 	return t != NULL ? t : stats_new();
 }
 
-static void count(enum dgb_counter c, uint64_t v)
+/* Add v to counter c of block t (NULL: the shared spill counters). */
+static void add(struct thread_stats *t, enum dgb_counter c, uint64_t v)
 {
-	struct thread_stats *t = stats_self();
-
 	if (t == NULL) {
 		atomic_fetch_add_explicit(&stats_spill[c], v, memory_order_relaxed);
 		return;
 	}
 	atomic_store_explicit(&t->v[c], atomic_load_explicit(&t->v[c], memory_order_relaxed) + v,
 			      memory_order_relaxed);
+}
+
+static void count(enum dgb_counter c, uint64_t v)
+{
+	add(stats_self(), c, v);
+}
+
+/* The counters of one direction of traffic. */
+enum dir { TX, RX };
+
+static const struct {
+	enum dgb_counter syscalls, datagrams, bytes;
+} dir_counters[] = {
+	[TX] = { DGB_TX_SYSCALLS, DGB_TX_DATAGRAMS, DGB_TX_BYTES },
+	[RX] = { DGB_RX_SYSCALLS, DGB_RX_DATAGRAMS, DGB_RX_BYTES },
+};
+
+/*
+ * Count one system call that moved n datagrams of `bytes` in all.  The
+ * thread's block is looked up once: one thread-local access per call.
+ */
+static void count_io(enum dir dir, uint64_t n, uint64_t bytes)
+{
+	struct thread_stats *t = stats_self();
+
+	add(t, dir_counters[dir].syscalls, 1);
+	add(t, dir_counters[dir].datagrams, n);
+	add(t, dir_counters[dir].bytes, bytes);
 }
 
 uint64_t dgb_counter(enum dgb_counter c)
@@ -210,39 +237,29 @@ static inline ssize_t sys_result(ssize_t r)
 }
 
 /* Count one single-datagram call; r is its sys_result(). */
-static ssize_t counted_tx(ssize_t r)
+static ssize_t counted(enum dir dir, ssize_t r)
 {
-	count(DGB_TX_SYSCALLS, 1);
-	if (r < 0)
+	if (r < 0) {
+		count(dir_counters[dir].syscalls, 1);
 		return fail((int)-r);
-	count(DGB_TX_DATAGRAMS, 1);
-	count(DGB_TX_BYTES, (uint64_t)r);
-	return r;
-}
-
-static ssize_t counted_rx(ssize_t r)
-{
-	count(DGB_RX_SYSCALLS, 1);
-	if (r < 0)
-		return fail((int)-r);
-	count(DGB_RX_DATAGRAMS, 1);
-	count(DGB_RX_BYTES, (uint64_t)r);
+	}
+	count_io(dir, 1, (uint64_t)r);
 	return r;
 }
 
 ssize_t dgb_sock_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	return counted_tx(sys_result(sendmsg(fd, msg, flags)));
+	return counted(TX, sys_result(sendmsg(fd, msg, flags)));
 }
 
 ssize_t dgb_sock_write(int fd, const void *buf, size_t len)
 {
-	return counted_tx(sys_result(write(fd, buf, len)));
+	return counted(TX, sys_result(write(fd, buf, len)));
 }
 
 ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return counted_rx(sys_result(recvmsg(fd, msg, flags)));
+	return counted(RX, sys_result(recvmsg(fd, msg, flags)));
 }
 
 /*
@@ -328,12 +345,11 @@ int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 	if (dgb_cap_usable(DGB_CAP_SENDMMSG)) {
 		int r = (int)sys_result(sendmmsg(fd, msgs, n, flags));
 
-		count(DGB_TX_SYSCALLS, 1);
 		if (r >= 0) {
-			count(DGB_TX_DATAGRAMS, (uint64_t)r);
-			count(DGB_TX_BYTES, sum_len(msgs, r));
+			count_io(TX, (uint64_t)r, sum_len(msgs, r));
 			return r;
 		}
+		count(DGB_TX_SYSCALLS, 1);
 		if (r != -ENOSYS)
 			return fail(-r);
 		dgb_caps_revoke(DGB_CAP_SENDMMSG);
@@ -353,12 +369,11 @@ int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 	if (dgb_cap_usable(DGB_CAP_RECVMMSG)) {
 		int r = (int)sys_result(recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL));
 
-		count(DGB_RX_SYSCALLS, 1);
 		if (r >= 0) {
-			count(DGB_RX_DATAGRAMS, (uint64_t)r);
-			count(DGB_RX_BYTES, sum_len(msgs, r));
+			count_io(RX, (uint64_t)r, sum_len(msgs, r));
 			return r;
 		}
+		count(DGB_RX_SYSCALLS, 1);
 		if (r != -ENOSYS)
 			return fail(-r);
 		dgb_caps_revoke(DGB_CAP_RECVMMSG);
