@@ -1,4 +1,8 @@
-# dgb_openssl.m4 - locate OpenSSL and detect what it offers.
+# dgb_openssl.m4 - locate OpenSSL, its QUIC server API (for the tests) and
+# its modules directory.  Nothing here depends on what the headers offer
+# beyond 3.0: the module, the shim, the tool and the header look up newer
+# functions (BIO_meth_set_sendmmsg, BIO_sendmmsg, ...) in the running
+# libcrypto, so one build serves every libcrypto.so.3.
 #
 # DGB_OPENSSL
 #   --with-openssl=PREFIX builds against the OpenSSL installed in PREFIX:
@@ -6,7 +10,9 @@
 #   directory is added so that the tools and tests run against it without
 #   LD_LIBRARY_PATH.  Without it, the system OpenSSL is found by pkg-config.
 #   Sets CRYPTO_CFLAGS, CRYPTO_LIBS, SSL_CFLAGS, SSL_LIBS, OPENSSL_BIN,
-#   OPENSSL_LIBDIR, OPENSSL_MODVERSION and dgb_openssl_prefix.
+#   OPENSSL_LIBDIR, OPENSSL_RUN_LIBDIR (where the openssl command finds its
+#   libraries, empty for the system's), OPENSSL_MODVERSION and
+#   dgb_openssl_prefix.
 AC_DEFUN([DGB_OPENSSL], [
 AC_ARG_WITH([openssl],
 	[AS_HELP_STRING([--with-openssl=PREFIX],
@@ -55,7 +61,9 @@ AS_IF([test -z "$OPENSSL_BIN"],
 # The headers must agree with the library pkg-config found.
 dgb_save_CPPFLAGS=$CPPFLAGS
 CPPFLAGS="$CPPFLAGS $CRYPTO_CFLAGS"
-AC_CHECK_HEADERS([openssl/core_dispatch.h openssl/bio.h], [],
+AC_CHECK_HEADER([openssl/core_dispatch.h], [],
+	[AC_MSG_ERROR([OpenSSL 3 headers not found (install libssl-dev)])])
+AC_CHECK_HEADER([openssl/bio.h], [],
 	[AC_MSG_ERROR([OpenSSL 3 headers not found (install libssl-dev)])])
 AC_COMPUTE_INT([dgb_openssl_major], [OPENSSL_VERSION_MAJOR], [#include <openssl/opensslv.h>],
 	[AC_MSG_ERROR([cannot read OPENSSL_VERSION_MAJOR from the headers])])
@@ -69,34 +77,23 @@ AC_SUBST([OPENSSL_RUN_LIBDIR])
 AC_SUBST([OPENSSL_MODVERSION])
 ])
 
-# DGB_OPENSSL_FEATURES
-#   Functions that appeared after 3.0.  Each found one defines HAVE_<NAME>,
-#   and the result is kept in dgb_have_<name> for the summary.
-AC_DEFUN([DGB_OPENSSL_FEATURES], [
-dgb_save_CFLAGS=$CFLAGS
-dgb_save_LIBS=$LIBS
-CFLAGS="$CFLAGS $CRYPTO_CFLAGS"
-LIBS="$CRYPTO_LIBS $LIBS"
-AC_CHECK_FUNCS([BIO_meth_set_sendmmsg BIO_meth_set_recvmmsg BIO_err_is_non_fatal])
-CFLAGS=$dgb_save_CFLAGS
-LIBS=$dgb_save_LIBS
-])
-
 # DGB_OPENSSL_QUIC
-#   OpenSSL's QUIC server API (3.5 and later), which the QUIC tests are
-#   written against.  Defines HAVE_OSSL_QUIC_SERVER_METHOD and
-#   HAVE_SSL_NEW_LISTENER, and sets the HAVE_QUIC_SERVER conditional when
-#   both are there.
+#   OpenSSL's QUIC server API (3.5 and later), which the QUIC test programs
+#   are written against: the HAVE_QUIC_SERVER conditional builds them when
+#   libssl has both OSSL_QUIC_server_method and SSL_new_listener, and
+#   dgb_quic_server says yes or no for the summary.
 AC_DEFUN([DGB_OPENSSL_QUIC], [
 dgb_save_CFLAGS=$CFLAGS
 dgb_save_LIBS=$LIBS
 CFLAGS="$CFLAGS $SSL_CFLAGS $CRYPTO_CFLAGS"
 LIBS="$SSL_LIBS $CRYPTO_LIBS $LIBS"
-AC_CHECK_FUNCS([OSSL_QUIC_server_method SSL_new_listener])
+AC_CHECK_FUNC([OSSL_QUIC_server_method])
+AC_CHECK_FUNC([SSL_new_listener])
 CFLAGS=$dgb_save_CFLAGS
 LIBS=$dgb_save_LIBS
-AM_CONDITIONAL([HAVE_QUIC_SERVER],
-	[test "x$ac_cv_func_OSSL_QUIC_server_method" = xyes && test "x$ac_cv_func_SSL_new_listener" = xyes])
+AS_IF([test "x$ac_cv_func_OSSL_QUIC_server_method" = xyes && test "x$ac_cv_func_SSL_new_listener" = xyes],
+	[dgb_quic_server=yes], [dgb_quic_server=no])
+AM_CONDITIONAL([HAVE_QUIC_SERVER], [test "x$dgb_quic_server" = xyes])
 ])
 
 # DGB_MODULESDIR

@@ -2,12 +2,15 @@
 #
 # DGB_SYS_FEATURES
 #   Build-time view only: the run-time probes in plugin/probe decide what the
-#   running kernel accepts.  Each result is kept in dgb_have_<name> for the
-#   configure summary and defines HAVE_<NAME> (or HAVE_DECL_<NAME>).
+#   running kernel accepts.  Defines HAVE_<FUNC> for the functions found,
+#   HAVE_<HEADER>_H for the headers and HAVE_DECL_<NAME> (1 or 0) for the
+#   socket options, which the probes and the core test; configure's summary
+#   reads the same results from the ac_cv_ cache variables.  UDP_SEGMENT,
+#   UDP_GRO and SO_RXQ_OVFL are for the segmentation offloads.
 AC_DEFUN([DGB_SYS_FEATURES], [
-AC_CHECK_HEADERS([sys/socket.h netinet/in.h netinet/udp.h linux/udp.h linux/errqueue.h])
+AC_CHECK_HEADERS([netinet/udp.h linux/udp.h])
 AC_CHECK_FUNCS([sendmmsg recvmmsg])
-AC_CHECK_DECLS([IP_PKTINFO, IPV6_RECVPKTINFO, IPV6_PKTINFO, IP_MTU_DISCOVER, IPV6_MTU_DISCOVER, IP_MTU, IPV6_MTU, SO_RXQ_OVFL], [], [], [[
+AC_CHECK_DECLS([IP_PKTINFO, IPV6_RECVPKTINFO, IPV6_PKTINFO, SO_RXQ_OVFL], [], [], [[
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -24,6 +27,3 @@ AC_CHECK_DECLS([UDP_SEGMENT, UDP_GRO], [], [], [[
 #endif
 ]])
 ])
-
-# DGB_YESNO(SHELL-VAR)  -> "yes" or "no" for the summary
-AC_DEFUN([DGB_YESNO], [`test "x$1" = xyes && echo yes || echo no`])

@@ -5,7 +5,13 @@
 #   3. make check against OpenSSL 3.5 with ASan and UBSan, where any
 #      sanitizer report fails the run;
 #   4. the threaded Check suite against OpenSSL 3.5 with ThreadSanitizer,
-#      where any TSan warning fails the run.
+#      where any TSan warning fails the run;
+#   5. cross: stage 1's build (made with the system OpenSSL 3.0) runs its
+#      make check under OpenSSL 3.5's libraries, openssl command and QUIC
+#      test programs, QUIC included;
+#   6. cross: stage 2's build (made with OpenSSL 3.5) runs its make check
+#      under the system OpenSSL 3.0's libraries and openssl command.
+# One build serves every libcrypto.so.3; the cross stages hold it to that.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,11 +66,13 @@ run() {
 	fi
 }
 
-# check_in DIR TARGET: make TARGET in DIR, showing the test logs on failure
+# check_in DIR TARGET [MAKE-ARGS...]: make TARGET in DIR, showing the test
+# logs on failure
 check_in() {
 	local dir=$1 target=$2
 	local rc=0
-	make -C "$dir" -j"$(nproc)" "$target" || rc=1
+	shift 2
+	make -C "$dir" -j"$(nproc)" "$target" "$@" || rc=1
 	if [ "$rc" -ne 0 ]; then
 		find "$dir" -name test-suite.log -exec cat {} + 2>/dev/null || true
 	fi
@@ -129,10 +137,96 @@ stage_tsan() {
 	return "$rc"
 }
 
+# The system OpenSSL's libraries: LD_LIBRARY_PATH pointing there overrides
+# the RUNPATH to OpenSSL 3.5 in stage 2's binaries.
+syslib=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+sysossl=$(command -v openssl || true)
+
+# cross_env DIR LIBDIR VERSION: show which libcrypto the programs of the
+# build in DIR load with LD_LIBRARY_PATH=LIBDIR, and fail unless the
+# build's own tool, run that way as the tests run it, reports OpenSSL
+# VERSION at run time and this build's module active in it.
+cross_env() {
+	local dir=$1 libdir=$2 want=$3 f probe
+	for f in tests/dgb_check tools/dgrambatch .libs/dgrambatch.so .libs/dgrambatch-preload.so; do
+		if [ ! -e "$dir/$f" ]; then
+			echo "$dir/$f: missing (did the stage that builds $dir run?)"
+			return 1
+		fi
+	done
+	echo "$("$dir/tools/dgrambatch" --version); with LD_LIBRARY_PATH=$libdir:"
+	for f in tests/dgb_check tools/dgrambatch .libs/dgrambatch.so .libs/dgrambatch-preload.so; do
+		echo "  $f: $(LD_LIBRARY_PATH=$libdir ldd "$dir/$f" | awk '$1 == "libcrypto.so.3" { print $1, $2, $3 }')"
+	done
+	probe=$(LD_LIBRARY_PATH=$libdir OPENSSL_MODULES=$dir/.libs OPENSSL_CONF=$top/tests/openssl-test.cnf \
+		"$dir/tools/dgrambatch" probe) || return 1
+	sed -n '/^OpenSSL at build time/,/^native BIO_sendmmsg/s/^/  /p' <<<"$probe"
+	if ! grep -q "^OpenSSL at run time: *OpenSSL $want\." <<<"$probe"; then
+		echo "the tests would not run with OpenSSL $want"
+		return 1
+	fi
+	if ! grep -qx "provider dgrambatch: *active" <<<"$probe" ||
+		[ "$(sed -n 's/^module file: *//p' <<<"$probe")" != "$dir/.libs/dgrambatch.so" ]; then
+		echo "OpenSSL $want does not load the module of $dir"
+		return 1
+	fi
+}
+
+# quic_ran DIR: tests/quic.sh passed in DIR, not skipped
+quic_ran() {
+	if ! grep -qx ':test-result: PASS' "$1/tests/quic.sh.trs" 2>/dev/null; then
+		echo "tests/quic.sh did not pass in $1: $(grep -h '^SKIP' "$1/tests/quic.sh.log" 2>/dev/null || echo 'no result')"
+		return 1
+	fi
+}
+
+# Stage 1's build, made with the system OpenSSL (3.0), under OpenSSL 3.5:
+# its module and shim in 3.5's openssl command and in stage 2's QUIC test
+# programs (3.5's QUIC server API has no 3.0 counterpart), and its Check
+# suite and tool on 3.5's libcrypto.
+stage_cross_30_on_35() {
+	local dir=$top/build/openssl-system ref=$top/build/openssl-3.5 rc=0
+	if [ ! -x "$ref/tests/quic_server" ] || [ ! -x "$ref/tests/quic_client" ]; then
+		echo "no QUIC test programs in $ref (did stage 2 run?)"
+		return 1
+	fi
+	cross_env "$dir" "$ossl35/lib" 3.5 || return 1
+	LD_LIBRARY_PATH=$ossl35/lib DGB_EXPECT_OPENSSL=3.5 check_in "$dir" check \
+		OPENSSL_BIN="$ossl35/bin/openssl" OPENSSL_RUN_LIBDIR="$ossl35/lib" \
+		QUIC_SERVER_BIN="$ref/tests/quic_server" QUIC_CLIENT_BIN="$ref/tests/quic_client" || rc=1
+	report "$dir"
+	quic_ran "$dir" || rc=1
+	return "$rc"
+}
+
+# Stage 2's build, made with OpenSSL 3.5, under the system OpenSSL (3.0).
+# Its binaries find 3.5 through a RUNPATH, which LD_LIBRARY_PATH overrides
+# (an RPATH it would not).  tests/quic.sh skips: 3.0 has no QUIC server.
+stage_cross_35_on_30() {
+	local dir=$top/build/openssl-3.5 rc=0 f
+	for f in tools/dgrambatch tests/dgb_check .libs/dgrambatch.so .libs/dgrambatch-preload.so; do
+		if [ ! -e "$dir/$f" ]; then
+			echo "$dir/$f: missing (did stage 2 run?)"
+			return 1
+		fi
+		if ! readelf -d "$dir/$f" | grep -q '(RUNPATH)' || readelf -d "$dir/$f" | grep -q '(RPATH)'; then
+			echo "$f: not a RUNPATH, so LD_LIBRARY_PATH cannot switch its libcrypto"
+			return 1
+		fi
+	done
+	cross_env "$dir" "$syslib" 3.0 || return 1
+	LD_LIBRARY_PATH=$syslib DGB_EXPECT_OPENSSL=3.0 check_in "$dir" check \
+		OPENSSL_BIN="$sysossl" OPENSSL_RUN_LIBDIR= QUIC_SERVER_BIN= QUIC_CLIENT_BIN= || rc=1
+	report "$dir"
+	return "$rc"
+}
+
 run "check and distcheck, system OpenSSL $(pkg-config --modversion libcrypto)" stage_distcheck
 run "check, OpenSSL 3.5" stage_check35
 run "check, OpenSSL 3.5, ASan+UBSan" stage_sanitizers
 run "check, OpenSSL 3.5, TSan (threads)" stage_tsan
+run "cross: built on 3.0, run under 3.5" stage_cross_30_on_35
+run "cross: built on 3.5, run under 3.0" stage_cross_35_on_30
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -4,9 +4,14 @@
  *
  *   plugin   the module's BIO, from the provider a config file loads, with
  *            DGB_sendmmsg/DGB_recvmmsg (BIO_sendmmsg/BIO_recvmmsg on 3.2+);
- *   openssl  OpenSSL's BIO_s_datagram, with BIO_sendmmsg/BIO_recvmmsg on
- *            3.2+ and one BIO_write/BIO_read per datagram before;
+ *   openssl  OpenSSL's BIO_s_datagram as it ships: BIO_sendmmsg/BIO_recvmmsg
+ *            where the running libcrypto has them (3.2+), one
+ *            BIO_write/BIO_read per datagram before;
  *   raw      sendmmsg(2)/recvmmsg(2) on the socket, the ceiling.
+ *
+ * The libcrypto the tool runs with decides, not the headers it was built
+ * with: BIO_sendmmsg/BIO_recvmmsg are looked up by name at run time, so one
+ * build measures what each libcrypto.so.3 from 3.0 to 3.5 does.
  *
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
@@ -61,8 +66,9 @@
 #define DEFAULT_SECONDS 0.3
 /* The largest UDP payload over IPv4. */
 #define MAX_SIZE 65507
-/* UIO_MAXIOV: the most messages one sendmmsg/recvmmsg call takes. */
-#define MAX_BATCH 1024
+/* A number macro as a string. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define MIN_SECONDS 0.01
 #define MAX_SECONDS 60.0
 /*
@@ -143,6 +149,9 @@ struct bench {
 	struct mmsghdr fill_mh[FILL_BATCH];
 	struct iovec fill_iov;
 
+	/* The running libcrypto's BIO_sendmmsg/BIO_recvmmsg, NULL before 3.2. */
+	dgb_mmsg_fn_ *native[NDIR];
+
 	struct tally tally[NIMPL][NDIR];
 	struct module_counts before, after;
 };
@@ -220,8 +229,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->config = val;
 		else if (strcmp(opt, "--size") == 0 && !parse_whole(val, 1, MAX_SIZE, &o->size))
 			return usage_error("--size takes 1..65507");
-		else if (strcmp(opt, "--batch") == 0 && !parse_whole(val, 1, MAX_BATCH, &o->batch))
-			return usage_error("--batch takes 1..1024");
+		else if (strcmp(opt, "--batch") == 0 && !parse_whole(val, 1, DGB_MAX_MSGS, &o->batch))
+			return usage_error("--batch takes 1.." STR(DGB_MAX_MSGS));
 		else if (strcmp(opt, "--seconds") == 0 && !parse_seconds(val, &o->seconds))
 			return usage_error("--seconds takes a decimal number from 0.01 to 60");
 	}
@@ -258,22 +267,33 @@ static int ssl_failed(const char *what)
 static const char *const impl_key[NIMPL] = { "plugin", "openssl", "raw" };
 static const char *const dir_key[NDIR] = { "send", "recv" };
 
-/* What each implementation calls, for the report. */
-static const char *const impl_call[NIMPL][NDIR] = {
-#if OPENSSL_VERSION_NUMBER >= 0x30200000L
-	{ "DGB_sendmmsg = BIO_sendmmsg, module BIO", "DGB_recvmmsg = BIO_recvmmsg, module BIO" },
-	{ "BIO_sendmmsg, BIO_s_datagram", "BIO_recvmmsg, BIO_s_datagram" },
-#else
-	{ "DGB_sendmmsg via module ctrl", "DGB_recvmmsg via module ctrl" },
-	{ "BIO_write loop, BIO_s_datagram", "BIO_read loop, BIO_s_datagram" },
-#endif
-	{ "sendmmsg(2)", "recvmmsg(2)" },
+/*
+ * What each implementation calls, for the report: [1] where the running
+ * libcrypto has the batched calls, [0] where it has not.
+ */
+static const char *const impl_calls[2][NIMPL][NDIR] = {
+	{
+		{ "DGB_sendmmsg via module ctrl", "DGB_recvmmsg via module ctrl" },
+		{ "BIO_write loop, BIO_s_datagram", "BIO_read loop, BIO_s_datagram" },
+		{ "sendmmsg(2)", "recvmmsg(2)" },
+	},
+	{
+		{ "DGB_sendmmsg = BIO_sendmmsg, module BIO",
+		  "DGB_recvmmsg = BIO_recvmmsg, module BIO" },
+		{ "BIO_sendmmsg, BIO_s_datagram", "BIO_recvmmsg, BIO_s_datagram" },
+		{ "sendmmsg(2)", "recvmmsg(2)" },
+	},
 };
 
-static int impl_failed(enum impl i, enum dir d)
+static const char *impl_call(const struct bench *b, enum impl i, enum dir d)
+{
+	return impl_calls[b->native[d] != NULL][i][d];
+}
+
+static int impl_failed(const struct bench *b, enum impl i, enum dir d)
 {
 	fprintf(stderr, "%s: bench: %s %s (%s) failed\n", progname, impl_key[i], dir_key[d],
-		impl_call[i][d]);
+		impl_call(b, i, d));
 	ERR_print_errors_fp(stderr);
 	return 0;
 }
@@ -486,6 +506,14 @@ static void fill_batches(struct bench *b)
 
 static int set_up(struct bench *b)
 {
+	/*
+	 * Both or neither: the OpenSSL rows must not mix a batched send with
+	 * an unbatched receive.
+	 */
+	b->native[SEND] = dgb_native_mmsg_(1);
+	b->native[RECV] = dgb_native_mmsg_(0);
+	if (b->native[SEND] == NULL || b->native[RECV] == NULL)
+		b->native[SEND] = b->native[RECV] = NULL;
 	if (!load_module(b) || !open_sockets(b))
 		return 0;
 	if (!make_addr(&b->sink_peer, &b->sink_addr))
@@ -605,35 +633,12 @@ static enum outcome plugin_recv(struct bench *b, size_t n, size_t *done)
 	return ok ? check_msgs(b->rx_msg, *done, b->o.size) : classify(err);
 }
 
-#if OPENSSL_VERSION_NUMBER >= 0x30200000L
-static enum outcome openssl_send(struct bench *b, size_t n, size_t *done)
-{
-	int ok, err;
-
-	reset_msgs(b->tx_msg, n, b->o.size);
-	errno = 0;
-	ok = BIO_sendmmsg(b->bio[OPENSSL][SEND], b->tx_msg, sizeof(BIO_MSG), n, 0, done);
-	err = errno;
-	return ok ? check_msgs(b->tx_msg, *done, b->o.size) : classify(err);
-}
-
-static enum outcome openssl_recv(struct bench *b, size_t n, size_t *done)
-{
-	int ok, err;
-
-	reset_msgs(b->rx_msg, n, b->o.size);
-	errno = 0;
-	ok = BIO_recvmmsg(b->bio[OPENSSL][RECV], b->rx_msg, sizeof(BIO_MSG), n, 0, done);
-	err = errno;
-	return ok ? check_msgs(b->rx_msg, *done, b->o.size) : classify(err);
-}
-#else
 /*
  * OpenSSL before 3.2 has no batched calls: one BIO_write per datagram, to
  * the BIO's peer.  Like sendmmsg(2), a failure after the first datagram
  * ends the batch and is met again by the next call.
  */
-static enum outcome openssl_send(struct bench *b, size_t n, size_t *done)
+static enum outcome openssl_send_loop(struct bench *b, size_t n, size_t *done)
 {
 	BIO *bio = b->bio[OPENSSL][SEND];
 	size_t i;
@@ -659,7 +664,7 @@ static enum outcome openssl_send(struct bench *b, size_t n, size_t *done)
  * One BIO_read per datagram.  BIO_recvmmsg reports each datagram's sender;
  * here that takes BIO_dgram_get_peer, so both do the same work.
  */
-static enum outcome openssl_recv(struct bench *b, size_t n, size_t *done)
+static enum outcome openssl_recv_loop(struct bench *b, size_t n, size_t *done)
 {
 	BIO *bio = b->bio[OPENSSL][RECV];
 	size_t i;
@@ -684,7 +689,33 @@ static enum outcome openssl_recv(struct bench *b, size_t n, size_t *done)
 	*done = i;
 	return MOVED;
 }
-#endif
+
+/* OpenSSL's own BIO_sendmmsg, called directly, not through DGB_sendmmsg. */
+static enum outcome openssl_send(struct bench *b, size_t n, size_t *done)
+{
+	int ok, err;
+
+	if (b->native[SEND] == NULL)
+		return openssl_send_loop(b, n, done);
+	reset_msgs(b->tx_msg, n, b->o.size);
+	errno = 0;
+	ok = b->native[SEND](b->bio[OPENSSL][SEND], b->tx_msg, sizeof(DGB_MSG), n, 0, done);
+	err = errno;
+	return ok ? check_msgs(b->tx_msg, *done, b->o.size) : classify(err);
+}
+
+static enum outcome openssl_recv(struct bench *b, size_t n, size_t *done)
+{
+	int ok, err;
+
+	if (b->native[RECV] == NULL)
+		return openssl_recv_loop(b, n, done);
+	reset_msgs(b->rx_msg, n, b->o.size);
+	errno = 0;
+	ok = b->native[RECV](b->bio[OPENSSL][RECV], b->rx_msg, sizeof(DGB_MSG), n, 0, done);
+	err = errno;
+	return ok ? check_msgs(b->rx_msg, *done, b->o.size) : classify(err);
+}
 
 static enum outcome raw_send(struct bench *b, size_t n, size_t *done)
 {
@@ -775,7 +806,7 @@ static int empty_queue(struct bench *b, size_t *got)
 	while ((r = call(b, RAW, RECV, b->o.batch, &done)) == MOVED)
 		*got += done;
 	if (r == FAILED)
-		return impl_failed(RAW, RECV);
+		return impl_failed(b, RAW, RECV);
 	return 1;
 }
 
@@ -832,7 +863,7 @@ static int drain_queue(struct bench *b, enum impl i)
 			}
 			break;
 		case FAILED:
-			return impl_failed(i, RECV);
+			return impl_failed(b, i, RECV);
 		}
 	}
 	t->datagrams += b->queued;
@@ -859,7 +890,7 @@ static int send_sample(struct bench *b, enum impl i, double seconds, double *rat
 			t->transient++;
 			break;
 		case FAILED:
-			return impl_failed(i, SEND);
+			return impl_failed(b, i, SEND);
 		}
 		elapsed = now() - start;
 	} while (elapsed < seconds);
@@ -1019,8 +1050,8 @@ static void print_text(const struct bench *b)
 			double m = median(t->rate);
 
 			printf("%-4s  %-7s  %-40s %13.0f %9.3f %6.1f%% %10" PRIu64 "\n", dir_key[d],
-			       impl_key[i], impl_call[i][d], m, gbits(b, m), 100 * spread(t->rate),
-			       t->transient);
+			       impl_key[i], impl_call(b, (enum impl)i, (enum dir)d), m, gbits(b, m),
+			       100 * spread(t->rate), t->transient);
 		}
 	}
 	printf("\n%-4s  %14s  %10s\n", "path", "plugin/openssl", "plugin/raw");
@@ -1053,7 +1084,7 @@ static void json_impl(const struct bench *b, enum impl i, enum dir d)
 	double m = median(t->rate);
 
 	printf("    \"%s\": { \"call\": ", impl_key[i]);
-	json_string(impl_call[i][d]);
+	json_string(impl_call(b, i, d));
 	printf(", \"datagrams_per_second\": %.0f, \"gbit_per_second\": %.4f, "
 	       "\"spread\": %.4f, \"transient\": %" PRIu64 ", \"samples\": [",
 	       m, gbits(b, m), spread(t->rate), t->transient);
@@ -1068,7 +1099,7 @@ static void print_json(const struct bench *b)
 	json_string(OPENSSL_VERSION_TEXT);
 	printf(", \"runtime\": ");
 	json_string(OpenSSL_version(OPENSSL_VERSION));
-	printf(" },\n");
+	printf(", \"bio_sendmmsg\": %s },\n", b->native[SEND] != NULL ? "true" : "false");
 	printf("  \"size\": %zu, \"batch\": %zu, \"seconds\": %.3f, \"rounds\": %d,\n", b->o.size,
 	       b->o.batch, b->o.seconds, ROUNDS);
 	printf("  \"rcvbuf\": %d, \"rcvbuf_forced\": %s, \"queued\": %zu,\n", b->rcvbuf,

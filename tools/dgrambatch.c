@@ -66,29 +66,6 @@ static int die_ssl(const char *what)
 
 /* --- probe --------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int built;
-} openssl_features[] = {
-#ifdef HAVE_BIO_METH_SET_SENDMMSG
-	{ "BIO_meth_set_sendmmsg", 1 },
-#else
-	{ "BIO_meth_set_sendmmsg", 0 },
-#endif
-#ifdef HAVE_BIO_METH_SET_RECVMMSG
-	{ "BIO_meth_set_recvmmsg", 1 },
-#else
-	{ "BIO_meth_set_recvmmsg", 0 },
-#endif
-#ifdef HAVE_BIO_ERR_IS_NON_FATAL
-	{ "BIO_err_is_non_fatal", 1 },
-#else
-	{ "BIO_err_is_non_fatal", 0 },
-#endif
-};
-
-#define NFEATURES (sizeof(openssl_features) / sizeof(openssl_features[0]))
-
 static const char *yesno(int v)
 {
 	return v ? "yes" : "no";
@@ -99,10 +76,222 @@ static const char *truefalse(int v)
 	return v ? "true" : "false";
 }
 
+/* s as a JSON string, or null. */
+static void json_string(const char *s)
+{
+	if (s == NULL) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* What the running OpenSSL makes of the module, in its default library context. */
+struct provider_report {
+	OSSL_PROVIDER *prov;	/* NULL: it did not load */
+	int status;		/* its "status" parameter */
+	const char *path;	/* dgrambatch-module-path, NULL if not reported */
+	const char *version;
+	int native;		/* dgrambatch-native-mmsg, -1 if not reported */
+	char error[1024];	/* OpenSSL's reasons, when it did not load */
+};
+
+/*
+ * OpenSSL's error queue as one line, oldest (the cause) first: each
+ * error's reason and its data, a reason repeated without data once.
+ */
+static void take_errors(char *buf, size_t size)
+{
+	const char *data, *last = NULL;
+	int flags;
+	unsigned long e;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		const char *reason = ERR_reason_error_string(e);
+		char code[32];
+		int n;
+
+		if (!(flags & ERR_TXT_STRING) || data == NULL)
+			data = "";
+		if (reason == NULL) {
+			snprintf(code, sizeof(code), "error:%08lX", e);
+			reason = code;
+		} else if (*data == '\0' && last != NULL && strcmp(reason, last) == 0) {
+			continue;
+		}
+		last = reason != code ? reason : NULL;
+		if (len + 1 >= size)
+			continue;
+		n = snprintf(buf + len, size - len, "%s%s%s%s", len > 0 ? "; " : "", reason,
+			     *data != '\0' ? ": " : "", data);
+		len = n < 0 ? size : len + (size_t)n;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, size, "OpenSSL gave no reason");
+}
+
+/*
+ * Load the provider the way an application would (OSSL_PROVIDER_try_load
+ * in the default library context, after its config file), and ask it who
+ * it is.  The strings stay valid while r->prov is loaded.
+ */
+static void load_provider(struct provider_report *r)
+{
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_utf8_ptr(DGB_PARAM_MODULE_PATH, (char **)&r->path, 0),
+		OSSL_PARAM_utf8_ptr("version", (char **)&r->version, 0),
+		OSSL_PARAM_int("status", &r->status),
+		OSSL_PARAM_int(DGB_PARAM_NATIVE_MMSG, &r->native),
+		OSSL_PARAM_END
+	};
+
+	memset(r, 0, sizeof(*r));
+	r->native = -1;
+	ERR_clear_error();
+	r->prov = OSSL_PROVIDER_try_load(NULL, DGB_PROVIDER_NAME, 1);
+	if (r->prov == NULL) {
+		take_errors(r->error, sizeof(r->error));
+		return;
+	}
+	if (!OSSL_PROVIDER_get_params(r->prov, p)) {
+		take_errors(r->error, sizeof(r->error));
+		r->path = r->version = NULL;
+		r->status = 0;
+		r->native = -1;
+		return;
+	}
+	if (!OSSL_PARAM_modified(&p[0]) || r->path == NULL || *r->path == '\0')
+		r->path = NULL;
+	if (!OSSL_PARAM_modified(&p[1]))
+		r->version = NULL;
+	if (!OSSL_PARAM_modified(&p[3]))
+		r->native = -1;
+	ERR_clear_error();
+}
+
+static const char *provider_state(const struct provider_report *r)
+{
+	return r->prov == NULL ? "failed" : r->status == 1 ? "active" : "inactive";
+}
+
+/*
+ * Where OpenSSL looks for a provider named without a path: OPENSSL_MODULES
+ * when set, else libcrypto's own modules directory.  *from says which.
+ */
+static const char *modules_dir(const char **from)
+{
+	const char *env = getenv("OPENSSL_MODULES");
+
+	if (env != NULL) {
+		*from = "OPENSSL_MODULES";
+		return env;
+	}
+	*from = "libcrypto";
+	return OPENSSL_info(OPENSSL_INFO_MODULES_DIR);
+}
+
+/* Why BIO_sendmmsg() does not reach the module's batched calls, or NULL when it does. */
+static const char *not_native(int has_mmsg, const struct provider_report *r)
+{
+	if (!has_mmsg)
+		return "the running libcrypto has no BIO_sendmmsg";
+	if (r->prov == NULL)
+		return "the provider did not load";
+	if (r->native != 1)
+		return "the module did not register its batched calls with libcrypto";
+	return NULL;
+}
+
+static void probe_json(const struct provider_report *r, int has_mmsg, const char *mdir,
+		       const char *mdir_from)
+{
+	unsigned int built = dgb_caps_built(), usable = dgb_caps();
+
+	printf("{\n  \"version\": \"%s\",\n", PACKAGE_VERSION);
+	printf("  \"openssl\": {\n    \"build\": ");
+	json_string(OPENSSL_VERSION_TEXT);
+	printf(",\n    \"runtime\": ");
+	json_string(OpenSSL_version(OPENSSL_VERSION));
+	printf(",\n    \"bio_sendmmsg\": %s,\n    \"modules_dir\": ", truefalse(has_mmsg));
+	json_string(mdir);
+	printf(",\n    \"modules_dir_from\": ");
+	json_string(mdir_from);
+	printf("\n  },\n  \"provider\": {\n    \"name\": ");
+	json_string(DGB_PROVIDER_NAME);
+	printf(",\n    \"state\": ");
+	json_string(provider_state(r));
+	printf(",\n    \"error\": ");
+	json_string(r->prov == NULL ? r->error : NULL);
+	printf(",\n    \"module_path\": ");
+	json_string(r->path);
+	printf(",\n    \"module_version\": ");
+	json_string(r->version);
+	printf(",\n    \"native_mmsg\": %s\n  },\n",
+	       r->native < 0 ? "null" : truefalse(r->native == 1));
+	printf("  \"native_bio_sendmmsg\": %s,\n", truefalse(not_native(has_mmsg, r) == NULL));
+	printf("  \"capabilities\": {");
+	for (unsigned int i = 0; i < DGB_CAP_COUNT; i++) {
+		unsigned int cap = 1u << i;
+
+		printf("%s\n    \"%s\": { \"built\": %s, \"usable\": %s }", i ? "," : "",
+		       dgb_cap_name(cap), truefalse(built & cap), truefalse(usable & cap));
+	}
+	printf("\n  }\n}\n");
+}
+
+static void probe_text(const struct provider_report *r, int has_mmsg, const char *mdir,
+		       const char *mdir_from)
+{
+	unsigned int built = dgb_caps_built(), usable = dgb_caps();
+	const char *why = not_native(has_mmsg, r);
+
+	printf("dgrambatch %s\n\n", PACKAGE_VERSION);
+	printf("%-24s%s\n", "OpenSSL at build time:", OPENSSL_VERSION_TEXT);
+	printf("%-24s%s\n", "OpenSSL at run time:", OpenSSL_version(OPENSSL_VERSION));
+	printf("%-24s%s (%s)\n", "modules directory:", mdir != NULL ? mdir : "unknown", mdir_from);
+	if (r->prov == NULL)
+		printf("%-24sfailed to load: %s\n", "provider dgrambatch:", r->error);
+	else if (r->status != 1)
+		printf("%-24sloaded, not active\n", "provider dgrambatch:");
+	else
+		printf("%-24sactive\n", "provider dgrambatch:");
+	printf("%-24s%s\n", "module file:", r->path != NULL ? r->path : "-");
+	printf("%-24s%s\n", "module version:", r->version != NULL ? r->version : "-");
+	if (why == NULL)
+		printf("%-24syes\n", "native BIO_sendmmsg:");
+	else
+		printf("%-24sno (%s)\n", "native BIO_sendmmsg:", why);
+	printf("\n%-24s %-6s %s\n", "capability", "built", "usable (this kernel)");
+	for (unsigned int i = 0; i < DGB_CAP_COUNT; i++) {
+		unsigned int cap = 1u << i;
+
+		printf("%-24s %-6s %s\n", dgb_cap_name(cap), yesno(built & cap), yesno(usable & cap));
+	}
+}
+
+/*
+ * The OpenSSL the tool runs with decides, not the one it was built with:
+ * BIO_sendmmsg is looked up by name in the running libcrypto, and the
+ * module is loaded as any application would load it.
+ */
 static int cmd_probe(int argc, char **argv)
 {
-	int json = 0;
-	unsigned int built = dgb_caps_built(), usable = dgb_caps();
+	int json = 0, has_mmsg;
+	struct provider_report r;
+	const char *mdir, *mdir_from;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
@@ -113,37 +302,15 @@ static int cmd_probe(int argc, char **argv)
 		}
 	}
 
-	if (json) {
-		printf("{\n  \"version\": \"%s\",\n", PACKAGE_VERSION);
-		printf("  \"openssl\": {\n    \"build\": \"%s\",\n    \"runtime\": \"%s\",\n",
-		       OPENSSL_VERSION_TEXT, OpenSSL_version(OPENSSL_VERSION));
-		printf("    \"features\": {");
-		for (size_t i = 0; i < NFEATURES; i++)
-			printf("%s\n      \"%s\": %s", i ? "," : "", openssl_features[i].name,
-			       truefalse(openssl_features[i].built));
-		printf("\n    }\n  },\n  \"capabilities\": {");
-		for (unsigned int i = 0; i < DGB_CAP_COUNT; i++) {
-			unsigned int cap = 1u << i;
-
-			printf("%s\n    \"%s\": { \"built\": %s, \"usable\": %s }", i ? "," : "",
-			       dgb_cap_name(cap), truefalse(built & cap), truefalse(usable & cap));
-		}
-		printf("\n  }\n}\n");
-		return 0;
-	}
-
-	printf("dgrambatch %s\n\n", PACKAGE_VERSION);
-	printf("OpenSSL at build time:  %s\n", OPENSSL_VERSION_TEXT);
-	printf("OpenSSL at run time:    %s\n\n", OpenSSL_version(OPENSSL_VERSION));
-	printf("%-24s %s\n", "OpenSSL feature", "built");
-	for (size_t i = 0; i < NFEATURES; i++)
-		printf("%-24s %s\n", openssl_features[i].name, yesno(openssl_features[i].built));
-	printf("\n%-24s %-6s %s\n", "capability", "built", "usable (this kernel)");
-	for (unsigned int i = 0; i < DGB_CAP_COUNT; i++) {
-		unsigned int cap = 1u << i;
-
-		printf("%-24s %-6s %s\n", dgb_cap_name(cap), yesno(built & cap), yesno(usable & cap));
-	}
+	has_mmsg = dgb_native_mmsg_(1) != NULL && dgb_native_mmsg_(0) != NULL;
+	mdir = modules_dir(&mdir_from);
+	load_provider(&r);
+	if (json)
+		probe_json(&r, has_mmsg, mdir, mdir_from);
+	else
+		probe_text(&r, has_mmsg, mdir, mdir_from);
+	if (r.prov != NULL)
+		OSSL_PROVIDER_unload(r.prov);
 	return 0;
 }
 
