@@ -13,7 +13,10 @@
 # SPDX-License-Identifier: Apache-2.0
 . "$(dirname "$0")/testlib.sh"
 
-ossl_version=$("$DGB_TOOL" --version | sed -n 's/.*built with OpenSSL \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
+# The OpenSSL the tests run with, which a cross-version run sets apart
+# from the one the build was made with.
+ossl_version=$("$DGB_TOOL" probe 2>/dev/null |
+	sed -n 's/^OpenSSL at run time: *OpenSSL \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
 if [ ! -x "${QUIC_SERVER:-}" ] || [ ! -x "${QUIC_CLIENT:-}" ]; then
 	skip "OpenSSL ${ossl_version:-(unknown version)} has no QUIC server API" \
 		"(OSSL_QUIC_server_method, SSL_new_listener: 3.5 and later); the QUIC test programs are not built"

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,80 @@ START_TEST(test_icmp_refused)
 }
 END_TEST
 
+/*
+ * errno is read at the system call.  A thread's first counted call
+ * allocates the thread's counters, and an allocation may change errno even
+ * when it succeeds (glibc leaves ENOMEM behind when it cannot map a new
+ * arena and falls back to another): a receive on an empty non-blocking
+ * socket must still be EAGAIN, in the return value and in errno.  The
+ * test program's calloc() leaves ENOMEM while armed, whatever the C
+ * library does (test_dgram.c has the real thing, under RLIMIT_AS).
+ */
+struct first_call {
+	int fd;
+	struct batch *rx; /* dgb_sock_recvmmsg on it; NULL: dgb_sock_recvmsg */
+	long r;
+	int err;
+	unsigned int allocs;
+};
+
+static void *first_call_thread(void *arg)
+{
+	struct first_call *c = arg;
+	char buf[8];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	tu_calloc_leaves_enomem(1);
+	errno = ENOMEM;
+	if (c->rx != NULL)
+		c->r = dgb_sock_recvmmsg(c->fd, c->rx->m, c->rx->n, MSG_DONTWAIT);
+	else
+		c->r = dgb_sock_recvmsg(c->fd, &mh, MSG_DONTWAIT);
+	c->err = errno;
+	c->allocs = tu_calloc_calls();
+	tu_calloc_leaves_enomem(0);
+	return NULL;
+}
+
+/* The first call of a new thread on an empty socket: EAGAIN, errno EAGAIN. */
+static void first_call_eagain(struct batch *rx)
+{
+	union tu_addr a;
+	struct first_call c = { .fd = tu_udp_loopback(AF_INET, &a), .rx = rx };
+	pthread_t t;
+
+	if (rx != NULL)
+		batch_ready(rx);
+	(void)dgb_caps();
+	ck_assert_int_eq(pthread_create(&t, NULL, first_call_thread, &c), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(c.allocs >= 1, "the thread's counters were not allocated by its first call");
+	ck_assert_msg(c.r == -EAGAIN, "first call of a thread: %ld (%s), expected -EAGAIN", c.r,
+		      strerror((int)-c.r));
+	ck_assert_msg(c.err == EAGAIN, "errno %d (%s) after the first call, expected EAGAIN",
+		      c.err, strerror(c.err));
+	close(c.fd);
+}
+
+START_TEST(test_errno_first_recvmsg)
+{
+	first_call_eagain(NULL);
+}
+END_TEST
+
+/* recvmmsg itself: the one-at-a-time fallback counts the batch before its first call. */
+START_TEST(test_errno_first_recvmmsg)
+{
+	struct batch rx;
+
+	tu_caps_disable(NULL);
+	batch_init(&rx, 4);
+	first_call_eagain(&rx);
+	batch_free(&rx);
+}
+END_TEST
+
 #if defined(__x86_64__)
 /*
  * A seccomp filter that answers ENOSYS to sendmmsg and recvmmsg stands in
@@ -404,6 +479,8 @@ Suite *suite_core(void)
 	tcase_add_loop_test(batch, test_partial, 0, 2);
 	tcase_add_loop_test(batch, test_bad_fd, 0, 2);
 	tcase_add_loop_test(batch, test_icmp_refused, 0, 2);
+	tcase_add_test(batch, test_errno_first_recvmsg);
+	tcase_add_test(batch, test_errno_first_recvmmsg);
 #if defined(__x86_64__)
 	tu_caps_disable(NULL);
 	if ((dgb_caps() & (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG)) ==

@@ -15,9 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <sys/un.h>
@@ -1046,6 +1050,363 @@ START_TEST(test_null_arguments)
 }
 END_TEST
 
+/* --- the module's own behaviour, not compared ------------------------------ */
+
+/*
+ * errno under memory pressure.  A thread's first counted call allocates
+ * its counters, and glibc's allocator, when it cannot map the arena a new
+ * thread wants (64 MB of address space) and falls back to another, returns
+ * the memory and leaves errno at ENOMEM.  A receive on an empty socket
+ * must still be EAGAIN with a retry flag, not a fatal ENOMEM.
+ *
+ * Each test runs the call in a new thread under two kinds of pressure:
+ * PRESSURE_SIMULATED arms the test program's calloc(), which leaves ENOMEM
+ * whatever the C library does; PRESSURE_RLIMIT is the real thing, the
+ * address space limited to what is mapped now plus 32 MB: room for the
+ * thread and the odd page, none for a new arena.
+ */
+enum { PRESSURE_SIMULATED, PRESSURE_RLIMIT, PRESSURE_KINDS };
+#define HEADROOM (32ul << 20)
+
+/* A sanitizer's reserved shadow memory leaves no RLIMIT_AS to lower. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PRESSURE_RUNS PRESSURE_RLIMIT
+#else
+#define PRESSURE_RUNS PRESSURE_KINDS
+#endif
+
+struct pressed {
+	int kind;
+	BIO *b;
+	/* What the call gave. */
+	int r, retry, err;
+	size_t done;
+	unsigned long errcode;
+	/* Whether an allocation in the thread left ENOMEM: pressure was on. */
+	int pressure;
+};
+
+static void pressure_on(const struct pressed *p)
+{
+	if (p->kind == PRESSURE_SIMULATED)
+		tu_calloc_leaves_enomem(1);
+}
+
+/* After the call: whether an allocation in this thread still leaves ENOMEM. */
+static int pressure_off(const struct pressed *p)
+{
+	void *q;
+	int pressed;
+
+	errno = 0;
+	q = calloc(1, 64);
+	pressed = q != NULL && errno == ENOMEM;
+	free(q);
+	if (p->kind == PRESSURE_SIMULATED)
+		tu_calloc_leaves_enomem(0);
+	return pressed;
+}
+
+/* The address space mapped now (VmSize), in bytes. */
+static unsigned long vm_size(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	unsigned long kb = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	ck_assert_uint_gt(kb, 0);
+	return kb * 1024;
+}
+
+/* fn in a new thread, under pressure of p->kind. */
+static void under_pressure(const char *name, void *(*fn)(void *), struct pressed *p)
+{
+	struct rlimit saved, low;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	ck_assert_int_eq(pthread_attr_init(&attr), 0);
+	ck_assert_int_eq(pthread_attr_setstacksize(&attr, 1ul << 20), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_AS, &saved), 0);
+	low = saved;
+	if (p->kind == PRESSURE_RLIMIT) {
+		low.rlim_cur = vm_size() + HEADROOM;
+		if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < low.rlim_cur)
+			low.rlim_cur = saved.rlim_cur;
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &low), 0);
+	rc = pthread_create(&t, &attr, fn, p);
+	if (rc == 0)
+		pthread_join(t, NULL);
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &saved), 0);
+	pthread_attr_destroy(&attr);
+	ck_assert_msg(rc == 0, "pthread_create: %s", strerror(rc));
+	/* The simulation is ours and must work; glibc's fallback may change. */
+	if (p->kind == PRESSURE_SIMULATED)
+		ck_assert_msg(p->pressure, "the test program's calloc() left errno alone");
+	else if (!p->pressure)
+		fprintf(stderr, "NOTE %s: the allocator left errno alone with %lu MB of address "
+				"space to spare; the call ran without the pressure\n",
+			name, HEADROOM >> 20);
+}
+
+static void *read_pressed(void *arg)
+{
+	struct pressed *p = arg;
+	char buf[16];
+
+	pressure_on(p);
+	p->r = BIO_read(p->b, buf, sizeof(buf));
+	p->err = errno;
+	p->retry = BIO_should_retry(p->b) && BIO_should_read(p->b);
+	p->pressure = pressure_off(p);
+	return NULL;
+}
+
+static void *recvmmsg_pressed(void *arg)
+{
+	struct pressed *p = arg;
+	char buf[4][16];
+	DGB_MSG msg[4];
+
+	memset(msg, 0, sizeof(msg));
+	for (int i = 0; i < 4; i++) {
+		msg[i].data = buf[i];
+		msg[i].data_len = sizeof(buf[i]);
+	}
+	pressure_on(p);
+	p->r = DGB_recvmmsg(p->b, msg, sizeof(DGB_MSG), 4, 0, &p->done);
+	p->errcode = ERR_get_error();
+	ERR_clear_error();
+	p->pressure = pressure_off(p);
+	return NULL;
+}
+
+/* A module BIO on a non-blocking loopback socket with nothing queued. */
+static BIO *empty_module_bio(void)
+{
+	union tu_addr a;
+	int fd = tu_udp_loopback(AF_INET, &a);
+	BIO *b = BIO_new(module_method());
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	ck_assert_int_eq(BIO_set_fd(b, fd, BIO_CLOSE), 1);
+	return b;
+}
+
+START_TEST(test_read_eagain_under_pressure)
+{
+	struct pressed p = { .kind = _i, .b = empty_module_bio() };
+
+	under_pressure("test_read_eagain_under_pressure", read_pressed, &p);
+	ck_assert_msg(p.r == -1 && p.err == EAGAIN, "BIO_read: %d, errno %d (%s), expected EAGAIN",
+		      p.r, p.err, strerror(p.err));
+	ck_assert_msg(p.retry, "BIO_read: no retry flag for EAGAIN");
+	BIO_free(p.b);
+}
+END_TEST
+
+START_TEST(test_recvmmsg_eagain_under_pressure)
+{
+	struct pressed p = { .kind = _i, .b = empty_module_bio(), .done = 99 };
+
+	under_pressure("test_recvmmsg_eagain_under_pressure", recvmmsg_pressed, &p);
+	ck_assert_int_eq(p.r, 0);
+	ck_assert_uint_eq(p.done, 0);
+	ck_assert_msg(ERR_GET_LIB(p.errcode) == ERR_LIB_SYS && ERR_GET_REASON(p.errcode) == EAGAIN,
+		      "DGB_recvmmsg raised library %d reason %d, expected ERR_LIB_SYS/EAGAIN",
+		      ERR_GET_LIB(p.errcode), ERR_GET_REASON(p.errcode));
+	ck_assert(DGB_err_is_non_fatal((unsigned int)p.errcode));
+	BIO_free(p.b);
+}
+END_TEST
+
+/*
+ * ICMP errors on BIO_read/BIO_write.  A port unreachable makes the kernel
+ * queue ECONNREFUSED on a connected socket, for the next call to return.
+ * OpenSSL's BIO returns it as a fatal error (-1, no retry flag), and DTLS
+ * gives up; the module absorbs it: it counts it and makes the call again,
+ * which then sends this datagram or reads the next one.  An intended
+ * difference (dgrambatch(7), "ICMP errors"), so both runs are asserted
+ * separately.
+ */
+struct icmp_outcome {
+	int write, write_retry, write_errno;
+	/* The listener got the datagram of that write (1), or nothing (-1). */
+	long delivered, delivered_again;
+	int read, read_retry, read_errno;
+	/* The module's dgrambatch-icmp-errors grew by this much. */
+	uint64_t icmp_write, icmp_read;
+};
+
+/* Wait until the kernel has queued the ICMP error on fd. */
+static void wait_icmp(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	ck_assert_msg(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR),
+		      "no ICMP error queued within 1s");
+}
+
+static void icmp_run(const BIO_METHOD *m, int module, struct icmp_outcome *o)
+{
+	union tu_addr a, gone;
+	int fa = tu_udp_loopback(AF_INET, &a), fl = tu_udp_loopback(AF_INET, &gone);
+	BIO *b = BIO_new(m);
+	BIO_ADDR *peer = env_bio_addr(&gone);
+	uint64_t icmp0 = module ? module_counter(DGB_PARAM_ICMP_ERRORS) : 0;
+	char buf[16];
+
+	close(fl);
+	ck_assert_int_eq(connect(fa, &gone.sa, sizeof(gone.sin)), 0);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(BIO_set_fd(b, fa, BIO_CLOSE), 1);
+	ck_assert_int_eq(BIO_ctrl_set_connected(b, peer), 1);
+
+	/* Nobody listens: the datagram goes, a port unreachable comes back. */
+	ck_assert_int_eq(BIO_write(b, "a", 1), 1);
+	wait_icmp(fa);
+	/* Someone listens again before the next write, which meets the error. */
+	fl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fl, &gone.sa, sizeof(gone.sin)), 0);
+	errno = 0;
+	o->write = BIO_write(b, "b", 1);
+	o->write_errno = errno;
+	o->write_retry = BIO_should_retry(b);
+	{
+		struct pollfd p = { .fd = fl, .events = POLLIN };
+
+		/* Loopback delivers at once; OpenSSL's run expects nothing. */
+		o->delivered = poll(&p, 1, module ? 1000 : 100) == 1
+				       ? recv(fl, buf, sizeof(buf), MSG_DONTWAIT)
+				       : -1;
+		if (o->delivered == 1)
+			ck_assert_int_eq(buf[0], 'b');
+		o->delivered_again = recv(fl, buf, sizeof(buf), MSG_DONTWAIT);
+	}
+	if (module)
+		o->icmp_write = module_counter(DGB_PARAM_ICMP_ERRORS) - icmp0;
+
+	/* Closed again: the next error meets a non-blocking read of nothing. */
+	close(fl);
+	ck_assert_int_eq(BIO_write(b, "c", 1), 1);
+	wait_icmp(fa);
+	ck_assert_int_eq(fcntl(fa, F_SETFL, fcntl(fa, F_GETFL) | O_NONBLOCK), 0);
+	if (module)
+		icmp0 = module_counter(DGB_PARAM_ICMP_ERRORS);
+	errno = 0;
+	o->read = BIO_read(b, buf, sizeof(buf));
+	o->read_errno = errno;
+	o->read_retry = BIO_should_retry(b) && BIO_should_read(b);
+	if (module)
+		o->icmp_read = module_counter(DGB_PARAM_ICMP_ERRORS) - icmp0;
+	BIO_ADDR_free(peer);
+	BIO_free(b);
+	ERR_clear_error();
+}
+
+START_TEST(test_icmp_absorbed)
+{
+	struct icmp_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	icmp_run(module_method(), 1, &o);
+	ck_assert_msg(o.write == 1, "BIO_write after a port unreachable: %d, errno %d (%s)",
+		      o.write, o.write_errno, strerror(o.write_errno));
+	ck_assert_int_ge(o.icmp_write, 1);
+	/* That write's datagram was sent, once. */
+	ck_assert_int_eq(o.delivered, 1);
+	ck_assert_int_eq(o.delivered_again, -1);
+	ck_assert_msg(o.read == -1 && o.read_errno == EAGAIN,
+		      "BIO_read after a port unreachable: %d, errno %d (%s), expected EAGAIN",
+		      o.read, o.read_errno, strerror(o.read_errno));
+	ck_assert(o.read_retry);
+	ck_assert_int_ge(o.icmp_read, 1);
+}
+END_TEST
+
+/* What OpenSSL's own datagram BIO does in the same run. */
+START_TEST(test_icmp_openssl_fatal)
+{
+	struct icmp_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	icmp_run(BIO_s_datagram(), 0, &o);
+	ck_assert_int_eq(o.write, -1);
+	ck_assert_int_eq(o.write_errno, ECONNREFUSED);
+	ck_assert(!o.write_retry);
+	ck_assert_int_eq(o.delivered, -1);
+	ck_assert_int_eq(o.read, -1);
+	ck_assert_int_eq(o.read_errno, ECONNREFUSED);
+	ck_assert(!o.read_retry);
+}
+END_TEST
+
+/*
+ * The module's first batch at the fd limit: the system calls are probed
+ * without a socket, so the batch goes through sendmmsg/recvmmsg, not the
+ * one-at-a-time fallback.  Each test runs in a process of its own, where
+ * the module has not probed yet (see suite_dgram).
+ */
+START_TEST(test_first_batch_at_fd_limit)
+{
+	enum { N = 8 };
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	const BIO_METHOD *m = module_method();
+	uint64_t fallback0 = module_counter(DGB_PARAM_FALLBACK_BATCHES);
+	BIO *ba, *bb;
+	BIO_ADDR *to;
+	DGB_MSG out[N], in[N];
+	char data[N][8], got[N][8];
+	size_t done = 0, received = 0;
+	struct rlimit saved;
+
+	tu_fd_limit_reach(&saved);
+	ba = BIO_new(m);
+	bb = BIO_new(m);
+	to = env_bio_addr(&b);
+	ck_assert_int_eq(BIO_set_fd(ba, fa, BIO_CLOSE), 1);
+	ck_assert_int_eq(BIO_set_fd(bb, fb, BIO_CLOSE), 1);
+	memset(out, 0, sizeof(out));
+	for (int i = 0; i < N; i++) {
+		snprintf(data[i], sizeof(data[i]), "dg %d", i);
+		out[i].data = data[i];
+		out[i].data_len = strlen(data[i]);
+		out[i].peer = to;
+	}
+	ck_assert_int_eq(DGB_sendmmsg(ba, out, sizeof(DGB_MSG), N, 0, &done), 1);
+	ck_assert_uint_eq(done, N);
+	while (received < N) {
+		size_t n = 0;
+
+		memset(in, 0, sizeof(in));
+		for (size_t i = 0; i < N - received; i++) {
+			in[i].data = got[received + i];
+			in[i].data_len = sizeof(got[0]);
+		}
+		ck_assert_int_eq(DGB_recvmmsg(bb, in, sizeof(DGB_MSG), N - received, 0, &n), 1);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_uint_eq(in[i].data_len, strlen(data[received + i]));
+		received += n;
+	}
+	tu_fd_limit_restore(&saved);
+	for (int i = 0; i < N; i++)
+		ck_assert_mem_eq(got[i], data[i], strlen(data[i]));
+	ck_assert_uint_eq(module_counter(DGB_PARAM_FALLBACK_BATCHES), fallback0);
+	BIO_ADDR_free(to);
+	BIO_free(ba);
+	BIO_free(bb);
+}
+END_TEST
+
 /* --- registration ------------------------------------------------------------ */
 
 DIFF_TEST(sc_rw_ipv4, 0)
@@ -1130,6 +1491,24 @@ Suite *suite_dgram(void)
 	ADD(sc_bio_socket_ipv6, DIFF_IPV6);
 #undef ADD
 	tcase_add_test(tc, test_null_arguments);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("module");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_icmp_absorbed);
+	tcase_add_test(tc, test_icmp_openssl_fatal);
+	tcase_add_loop_test(tc, test_read_eagain_under_pressure, 0, PRESSURE_RUNS);
+	tcase_add_loop_test(tc, test_recvmmsg_eagain_under_pressure, 0, PRESSURE_RUNS);
+	if (PRESSURE_RUNS < PRESSURE_KINDS)
+		fprintf(stderr, "SKIP test_read_eagain_under_pressure, "
+				"test_recvmmsg_eagain_under_pressure under RLIMIT_AS: the sanitizer's "
+				"reserved memory leaves no address space limit to lower\n");
+	/* Only a fresh process has a module that has not probed yet. */
+	if (getenv("CK_FORK") != NULL && strcmp(getenv("CK_FORK"), "no") == 0)
+		fprintf(stderr, "SKIP test_first_batch_at_fd_limit: CK_FORK=no, the module may have "
+				"probed in an earlier test\n");
+	else
+		tcase_add_test(tc, test_first_batch_at_fd_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,10 +23,13 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include <linux/net_tstamp.h>
+
 #include <openssl/err.h>
 
 #include "dgrambatch.h"
 #include "dgram_diff.h"
+#include "core/core.h"
 
 #define NMAX 1500
 #define PAYLOAD 1200
@@ -107,16 +110,31 @@ static size_t fill_len(size_t i, size_t len_mod)
 	return 1 + (i * 37) % len_mod;
 }
 
+/* Message i's bytes into p; returns its length. */
+static size_t fill_one(unsigned char *p, size_t i, size_t len_mod)
+{
+	size_t len = fill_len(i, len_mod);
+
+	for (size_t j = 0; j < len; j++)
+		p[j] = (unsigned char)(i * 131 + j * 7);
+	memcpy(p, &i, len < sizeof(i) ? len : sizeof(i));
+	return len;
+}
+
 static void batch_fill(struct batch *b, size_t len_mod)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		unsigned char *p = b->m[i].data;
+	for (size_t i = 0; i < b->n; i++)
+		b->m[i].data_len = fill_one(b->m[i].data, i, len_mod);
+}
 
-		b->m[i].data_len = fill_len(i, len_mod);
-		for (size_t j = 0; j < b->m[i].data_len; j++)
-			p[j] = (unsigned char)(i * 131 + j * 7);
-		memcpy(p, &i, b->m[i].data_len < sizeof(i) ? b->m[i].data_len : sizeof(i));
-	}
+/* A received message is message idx of batch_fill(), byte for byte. */
+static void check_filled(const DGB_MSG *m, size_t idx, size_t len_mod)
+{
+	unsigned char want[PAYLOAD];
+
+	ck_assert_uint_eq(m->data_len, fill_one(want, idx, len_mod));
+	ck_assert_mem_eq(m->data, want, m->data_len);
+	ck_assert_uint_eq(m->flags, 0);
 }
 
 static void batch_ready(struct batch *b)
@@ -179,31 +197,58 @@ static unsigned long expect_error(int lib, int reason)
 	return e;
 }
 
+/*
+ * Two of the module's BIOs, in capability mode `mode`, on loopback sockets
+ * of `family`: ba sends to bb, whose socket has a receive buffer for 1024
+ * datagrams in flight when `big`.
+ */
+struct link {
+	union tu_addr a, b;
+	int fa, fb;
+	BIO *ba, *bb;
+	BIO_ADDR *to;
+};
+
+static void link_open(struct link *l, int family, int mode, int big)
+{
+	ck_assert_ptr_nonnull(method_in_mode(mode));
+	l->fa = tu_udp_loopback(family, &l->a);
+	l->fb = tu_udp_loopback(family, &l->b);
+	if (big && !big_rcvbuf(l->fb))
+		ck_abort_msg("SO_RCVBUFFORCE: %s (the test runs as root in CI)", strerror(errno));
+	l->ba = bio_on(l->fa);
+	l->bb = bio_on(l->fb);
+	l->to = addr_of(&l->b);
+}
+
+static void link_close(struct link *l)
+{
+	BIO_ADDR_free(l->to);
+	BIO_free(l->ba);
+	BIO_free(l->bb);
+}
+
 /* --- round trips of 1, 64, 1024 and 1500 (capped) messages -------------- */
 
 static void roundtrip(int family, int mode, size_t n, size_t len_mod)
 {
-	const BIO_METHOD *m = method_in_mode(mode);
-	union tu_addr a, b;
-	int fa = tu_udp_loopback(family, &a), fb = tu_udp_loopback(family, &b);
+	struct link l;
 	BIO *ba, *bb;
-	BIO_ADDR *to = addr_of(&b);
 	struct batch tx, rx;
 	size_t done = 4242, sent = 0;
-	uint64_t fb0 = module_counter(DGB_PARAM_FALLBACK_BATCHES);
-	uint64_t calls0 = module_counter(DGB_PARAM_TX_SYSCALLS);
+	uint64_t fb0, calls0;
 
-	ck_assert_ptr_nonnull(m);
-	if (n > 64 && !big_rcvbuf(fb))
-		ck_abort_msg("SO_RCVBUFFORCE: %s (the test runs as root in CI)", strerror(errno));
-	ba = bio_on(fa);
-	bb = bio_on(fb);
+	link_open(&l, family, mode, n > 64);
+	ba = l.ba;
+	bb = l.bb;
+	fb0 = module_counter(DGB_PARAM_FALLBACK_BATCHES);
+	calls0 = module_counter(DGB_PARAM_TX_SYSCALLS);
 	batch_init(&tx, n);
 	batch_init(&rx, n > DGB_MAX_MSGS ? DGB_MAX_MSGS : n);
 	batch_fill(&tx, len_mod);
 	batch_addrs(&rx, 0);
 	for (size_t i = 0; i < n; i++)
-		tx.m[i].peer = to;
+		tx.m[i].peer = l.to;
 
 	while (sent < n) {
 		size_t want = n - sent;
@@ -231,15 +276,8 @@ static void roundtrip(int family, int mode, size_t n, size_t len_mod)
 					 1);
 			ck_assert_uint_gt(done, 0);
 			for (size_t i = 0; i < done; i++) {
-				size_t idx = base + got + i, seen = 0;
-
-				ck_assert_uint_eq(rx.m[i].data_len, fill_len(idx, len_mod));
-				ck_assert_uint_eq(rx.m[i].flags, 0);
-				memcpy(&seen, rx.m[i].data,
-				       rx.m[i].data_len < sizeof(seen) ? rx.m[i].data_len : sizeof(seen));
-				if (rx.m[i].data_len >= sizeof(seen))
-					ck_assert_uint_eq(seen, idx);
-				ck_assert(same_addr(rx.m[i].peer, &a));
+				check_filled(&rx.m[i], base + got + i, len_mod);
+				ck_assert(same_addr(rx.m[i].peer, &l.a));
 			}
 			got += done;
 		}
@@ -247,11 +285,9 @@ static void roundtrip(int family, int mode, size_t n, size_t len_mod)
 	/* One message takes sendmsg/recvmsg in both modes. */
 	if (n > 1)
 		check_mode_ran(mode, fb0);
-	BIO_ADDR_free(to);
 	batch_free(&tx);
 	batch_free(&rx);
-	BIO_free(ba);
-	BIO_free(bb);
+	link_close(&l);
 }
 
 START_TEST(test_batch_1)
@@ -653,6 +689,125 @@ START_TEST(test_local_cleared_when_not_reported)
 }
 END_TEST
 
+/*
+ * Control messages an application enables on the socket come before the
+ * module's IP_PKTINFO/IPV6_PKTINFO and can crowd it out of the module's
+ * control buffer (DGB_CMSG_SPACE bytes a datagram): the kernel cuts it
+ * short and sets MSG_CTRUNC.  SO_TIMESTAMPING's 64 bytes do, on either
+ * family; SO_TIMESTAMPNS's 32 leave room.  A cut one must give no local
+ * address, never a wrong one, nor a read past the buffer, which the last
+ * of 1024 slots ends (ASan sees that).
+ */
+#define TS_SOFTWARE (SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE)
+
+/*
+ * Datagrams from `from` to fd until the kernel stamps them: it turns
+ * software receive timestamps on a moment after the first socket asks.
+ * Returns the control space one datagram then needs.
+ */
+static size_t cmsg_space_needed(int from, int fd, const union tu_addr *to)
+{
+	union {
+		char buf[512];
+		struct cmsghdr align;
+	} ctl;
+	char data[8];
+
+	for (int tries = 0; tries < 200; tries++) {
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr mh;
+		int stamped = 0;
+
+		ck_assert_int_eq(sendto(from, "stamp", 5, 0, &to->sa, tu_addr_len(to)), 5);
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		ck_assert_int_eq(recvmsg(fd, &mh, 0), 5);
+		ck_assert_int_eq(mh.msg_flags & MSG_CTRUNC, 0);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+			stamped |= c->cmsg_level == SOL_SOCKET;
+		if (stamped)
+			return mh.msg_controllen;
+		usleep(10000);
+	}
+	ck_abort_msg("no receive timestamps on loopback after 2s");
+	return 0;
+}
+
+static void recv_local_crowded(int family, int mode, int opt, int val, int truncates)
+{
+	struct link l;
+	struct batch tx, rx;
+	size_t n = DGB_MAX_MSGS, done, got, cleared = 0, space;
+
+	link_open(&l, family, mode, 1);
+	ck_assert_int_eq(BIO_dgram_set_local_addr_enable(l.bb, 1), 1);
+	ck_assert_int_eq(setsockopt(l.fb, SOL_SOCKET, opt, &val, sizeof(val)), 0);
+	space = cmsg_space_needed(l.fa, l.fb, &l.b);
+	ck_assert_msg((space > DGB_CMSG_SPACE) == truncates,
+		      "a datagram needs %zu bytes of control space, the module has %zu", space,
+		      (size_t)DGB_CMSG_SPACE);
+
+	batch_init(&tx, n);
+	batch_fill(&tx, 200);
+	for (size_t i = 0; i < n; i++)
+		tx.m[i].peer = l.to;
+	for (size_t sent = 0; sent < n; sent += done)
+		ck_assert_int_eq(
+			DGB_sendmmsg(l.ba, tx.m + sent, sizeof(DGB_MSG), n - sent, 0, &done), 1);
+	batch_init(&rx, n);
+	batch_addrs(&rx, 1);
+	for (got = 0; got < n; got += done) {
+		batch_ready(&rx);
+		ck_assert_int_eq(DGB_recvmmsg(l.bb, rx.m, sizeof(DGB_MSG), n - got, 0, &done), 1);
+		for (size_t i = 0; i < done; i++) {
+			check_filled(&rx.m[i], got + i, 200);
+			if (BIO_ADDR_family(rx.local[i]) == AF_UNSPEC)
+				cleared++;
+			else
+				ck_assert_msg(same_addr(rx.local[i], &l.b),
+					      "datagram %zu: local address %s port %u, not the socket's",
+					      got + i, BIO_ADDR_hostname_string(rx.local[i], 1),
+					      ntohs(BIO_ADDR_rawport(rx.local[i])));
+		}
+	}
+	fprintf(stderr, "local addresses crowded out (family %d, option %d, mode %d): %zu of %zu\n",
+		family, opt, mode, cleared, n);
+	if (truncates)
+		ck_assert_uint_gt(cleared, 0);
+	else
+		ck_assert_uint_eq(cleared, 0);
+	batch_free(&tx);
+	batch_free(&rx);
+	link_close(&l);
+}
+
+START_TEST(test_local_crowded_out)
+{
+	recv_local_crowded(AF_INET, _i, SO_TIMESTAMPING, TS_SOFTWARE, 1);
+}
+END_TEST
+
+START_TEST(test_local_crowded_out_ipv6)
+{
+	recv_local_crowded(AF_INET6, _i, SO_TIMESTAMPING, TS_SOFTWARE, 1);
+}
+END_TEST
+
+START_TEST(test_local_room_left)
+{
+	recv_local_crowded(AF_INET, _i, SO_TIMESTAMPNS, 1, 0);
+}
+END_TEST
+
+START_TEST(test_local_room_left_ipv6)
+{
+	recv_local_crowded(AF_INET6, _i, SO_TIMESTAMPNS, 1, 0);
+}
+END_TEST
+
 /* --- arguments --------------------------------------------------------------- */
 
 struct wide_msg {
@@ -775,21 +930,28 @@ END_TEST
 
 /* --- errors ---------------------------------------------------------------- */
 
+/* The module's BIO, in capability mode `mode`, on an empty non-blocking socket. */
+static BIO *bio_empty_nonblocking(int mode)
+{
+	const BIO_METHOD *m = method_in_mode(mode);
+	union tu_addr b;
+	BIO *bb;
+
+	ck_assert_ptr_nonnull(m);
+	bb = bio_on(tu_udp_loopback(AF_INET, &b));
+	ck_assert_int_eq(BIO_set_nbio(bb, 1), 1);
+	return bb;
+}
+
 /* Nothing to read on a non-blocking socket: a non-fatal error. */
 START_TEST(test_eagain_non_fatal)
 {
-	const BIO_METHOD *m = method_in_mode(_i);
-	union tu_addr b;
-	int fb = tu_udp_loopback(AF_INET, &b);
-	BIO *bb;
+	BIO *bb = bio_empty_nonblocking(_i);
 	char buf[8];
 	DGB_MSG msg = { buf, sizeof(buf), NULL, NULL, 0 };
 	size_t done = 3;
 	unsigned long e;
 
-	ck_assert_ptr_nonnull(m);
-	bb = bio_on(fb);
-	ck_assert_int_eq(BIO_set_nbio(bb, 1), 1);
 	ERR_clear_error();
 	ck_assert_int_eq(DGB_recvmmsg(bb, &msg, sizeof(msg), 1, 0, &done), 0);
 	ck_assert_uint_eq(done, 0);
@@ -798,6 +960,69 @@ START_TEST(test_eagain_non_fatal)
 	/* Batched calls leave the retry flags alone. */
 	ck_assert(!BIO_should_retry(bb));
 	ERR_clear_error();
+	BIO_free(bb);
+}
+END_TEST
+
+#define EAGAIN_CALLS 1000
+
+/* Pop an ERR_LIB_SYS EAGAIN, the only error on the stack, without text. */
+static void pop_eagain(void)
+{
+	const char *data = NULL;
+	int flags = 0;
+	unsigned long e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
+
+	ck_assert_int_eq(ERR_GET_LIB(e), ERR_LIB_SYS);
+	ck_assert_int_eq(ERR_GET_REASON(e), EAGAIN);
+	ck_assert_msg((flags & ERR_TXT_STRING) == 0 || data == NULL || *data == '\0',
+		      "EAGAIN raised with the text \"%s\"", data);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+}
+
+/*
+ * OpenSSL's QUIC stack meets EAGAIN on every tick, so on an empty socket a
+ * call must cost no more than OpenSSL's own ERR_raise(), which copies the
+ * file and function names (two allocations, and two frees when popped):
+ * no formatted text.  The first call sets up this thread's state (error
+ * queue, batch space, counters).
+ */
+START_TEST(test_eagain_allocates_no_text)
+{
+	BIO *bb;
+	char buf[8];
+	DGB_MSG msg = { buf, sizeof(buf), NULL, NULL, 0 };
+	size_t done = 3;
+	unsigned long before, calls, bare;
+
+	ck_assert_msg(tu_alloc_count_installed(),
+		      "CRYPTO_set_mem_functions() failed in main(): OpenSSL allocated first, "
+		      "so its allocations cannot be counted");
+	bb = bio_empty_nonblocking(_i);
+	ck_assert_int_eq(DGB_recvmmsg(bb, &msg, sizeof(msg), 1, 0, &done), 0);
+	expect_error(ERR_LIB_SYS, EAGAIN);
+	ERR_clear_error();
+	before = tu_alloc_count();
+	for (int k = 0; k < EAGAIN_CALLS; k++) {
+		done = 3;
+		ck_assert_int_eq(DGB_recvmmsg(bb, &msg, sizeof(msg), 1, 0, &done), 0);
+		ck_assert_uint_eq(done, 0);
+		pop_eagain();
+	}
+	calls = tu_alloc_count() - before;
+	before = tu_alloc_count();
+	for (int k = 0; k < EAGAIN_CALLS; k++) {
+		ERR_raise(ERR_LIB_SYS, EAGAIN);
+		pop_eagain();
+	}
+	bare = tu_alloc_count() - before;
+	fprintf(stderr, "EAGAIN (mode %d): %lu allocator calls in %d receives, %lu in as many "
+			"ERR_raise()\n",
+		_i, calls, EAGAIN_CALLS, bare);
+	ck_assert_msg(calls <= bare,
+		      "%d receives on an empty socket made %lu allocator calls, as many "
+		      "ERR_raise() %lu",
+		      EAGAIN_CALLS, calls, bare);
 	BIO_free(bb);
 }
 END_TEST
@@ -1004,6 +1229,20 @@ START_TEST(test_is_dgrambatch)
 }
 END_TEST
 
+/*
+ * The header's fallback raises an errno as the module does: its inline
+ * copy of the table agrees with the core's for every errno.
+ */
+START_TEST(test_errno_tables_agree)
+{
+	for (int err = 0; err < 4096; err++)
+		ck_assert_msg(!dgb_err_raise_non_fatal_(err) == !dgb_err_raise_non_fatal(err),
+			      "errno %d (%s): non-fatal in the header %d, in the core %d", err,
+			      strerror(err), dgb_err_raise_non_fatal_(err),
+			      dgb_err_raise_non_fatal(err));
+}
+END_TEST
+
 /* --- differential: the same batches through OpenSSL's own datagram BIO ---- */
 
 /*
@@ -1040,13 +1279,14 @@ static void rec_batch(struct tr *t, const char *label, const struct env *e, int 
 }
 
 /*
- * Receive until `want` datagrams have come, however many calls that takes:
+ * Receive until `want` datagrams have come, however many calls that takes,
+ * with the global `flags`:
  * the header's loop over OpenSSL 3.0's BIO takes one per call, the module
  * and OpenSSL 3.2+ as many as are waiting.  The datagrams are compared;
  * the per-call counts only from 3.2 on.
  */
 static void recv_count(struct tr *t, const char *label, const struct env *e, BIO *b,
-		       DGB_MSG *rx, size_t n, size_t want)
+		       DGB_MSG *rx, size_t n, size_t want, uint64_t flags)
 {
 	size_t got = 0, done = 0;
 	char l[64];
@@ -1057,7 +1297,7 @@ static void recv_count(struct tr *t, const char *label, const struct env *e, BIO
 
 		for (size_t i = got; i < n; i++)
 			rx[i].data_len = 64;
-		ok = DGB_recvmmsg(b, rx + got, sizeof(DGB_MSG), n - got, 0, &done);
+		ok = DGB_recvmmsg(b, rx + got, sizeof(DGB_MSG), n - got, flags, &done);
 		TR_SINCE_32_BEGIN(t);
 		snprintf(l, sizeof(l), "%s: call %d", label, calls);
 		tr_long(t, l, ok ? (long)done : -1);
@@ -1070,37 +1310,63 @@ static void recv_count(struct tr *t, const char *label, const struct env *e, BIO
 	ck_assert_uint_eq(got, want);
 }
 
+/*
+ * Messages to send, "<prefix> <i>" (the caller sets their peers), and as
+ * many to receive into, each with a BIO_ADDR for its peer; the flags of
+ * all set to `flags`.
+ */
+#define SET_MAX 16
+
+struct msgset {
+	DGB_MSG tx[SET_MAX], rx[SET_MAX];
+	char out[SET_MAX][32], in[SET_MAX][64];
+	BIO_ADDR *peers[SET_MAX];
+};
+
+static void msgset_init(struct msgset *m, int n, const char *prefix, uint64_t flags)
+{
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < n; i++) {
+		m->tx[i].data = m->out[i];
+		m->tx[i].data_len =
+			(size_t)snprintf(m->out[i], sizeof(m->out[i]), "%s %d", prefix, i);
+		m->tx[i].flags = flags;
+		m->peers[i] = BIO_ADDR_new();
+		m->rx[i].data = m->in[i];
+		m->rx[i].data_len = sizeof(m->in[i]);
+		m->rx[i].peer = m->peers[i];
+		m->rx[i].flags = flags;
+	}
+}
+
+static void msgset_free(struct msgset *m)
+{
+	for (int i = 0; i < SET_MAX; i++)
+		BIO_ADDR_free(m->peers[i]);
+}
+
 static void sc_mmsg_basic(struct env *e, struct tr *t)
 {
 	int fa = env_udp(e, AF_INET), fb = env_udp(e, AF_INET), fc = env_udp(e, AF_INET);
 	BIO *ba = env_bio(e, fa, BIO_NOCLOSE), *bb = env_bio(e, fb, BIO_NOCLOSE);
 	BIO_ADDR *pb = env_bio_addr(&e->addrs[1]), *pc = env_bio_addr(&e->addrs[2]);
-	BIO_ADDR *peers[16];
-	DGB_MSG tx[16], rx[16];
-	char out[16][32], in[16][64];
+	struct msgset m;
+	DGB_MSG *tx = m.tx, *rx = m.rx;
 	size_t done = 99;
 	int ok;
 
 	set_nonblock(fb);
 	set_nonblock(fc);
-	memset(tx, 0, sizeof(tx));
-	memset(rx, 0, sizeof(rx));
-	for (int i = 0; i < 16; i++) {
-		tx[i].data = out[i];
-		tx[i].data_len = (size_t)snprintf(out[i], sizeof(out[i]), "datagram %d", i);
+	msgset_init(&m, 16, "datagram", 0);
+	for (int i = 0; i < 16; i++)
 		tx[i].peer = i % 4 == 3 ? pc : pb;
-		peers[i] = BIO_ADDR_new();
-		rx[i].data = in[i];
-		rx[i].data_len = sizeof(in[i]);
-		rx[i].peer = peers[i];
-	}
 	ok = DGB_sendmmsg(ba, tx, sizeof(DGB_MSG), 16, 0, &done);
 	rec_batch(t, "send 16", e, ok, done, tx, 16);
 	ck_assert_int_eq(ok, 1);
 	ck_assert_uint_eq(done, 16);
 
-	recv_count(t, "recv at b", e, bb, rx, 16, 12);
-	recv_count(t, "recv at c", e, env_bio(e, fc, BIO_NOCLOSE), rx, 16, 4);
+	recv_count(t, "recv at b", e, bb, rx, 16, 12, 0);
+	recv_count(t, "recv at c", e, env_bio(e, fc, BIO_NOCLOSE), rx, 16, 4, 0);
 	ok = DGB_recvmmsg(bb, rx, sizeof(DGB_MSG), 16, 0, &done);
 	rec_batch(t, "recv at b, empty", e, ok, done, rx, 16);
 
@@ -1112,8 +1378,7 @@ static void sc_mmsg_basic(struct env *e, struct tr *t)
 	ok = DGB_recvmmsg(bb, rx, sizeof(DGB_MSG), 1, 0, &done);
 	rec_batch(t, "recv truncated", e, ok, done, rx, 1);
 
-	for (int i = 0; i < 16; i++)
-		BIO_ADDR_free(peers[i]);
+	msgset_free(&m);
 	BIO_ADDR_free(pb);
 	BIO_ADDR_free(pc);
 }
@@ -1242,6 +1507,45 @@ static void sc_mmsg_null_peer(struct env *e, struct tr *t)
 }
 
 /*
+ * Flags, global and per message, are accepted and ignored, and every
+ * processed message's are set to 0, as OpenSSL's datagram BIO does: none
+ * is defined yet, and programs reuse arrays without clearing them.
+ */
+#define JUNK_FLAGS 0xdeadbeefULL
+#define GLOBAL_FLAGS 0x5
+
+static void sc_mmsg_flags(struct env *e, struct tr *t)
+{
+	int fa = env_udp(e, AF_INET), fb = env_udp(e, AF_INET);
+	BIO *ba = env_bio(e, fa, BIO_NOCLOSE), *bb = env_bio(e, fb, BIO_NOCLOSE);
+	BIO_ADDR *pb = env_bio_addr(&e->addrs[1]);
+	struct msgset m;
+	DGB_MSG *tx = m.tx, *rx = m.rx;
+	size_t done = 99;
+	int ok;
+
+	set_nonblock(fb);
+	msgset_init(&m, 4, "flagged", JUNK_FLAGS);
+	for (int i = 0; i < 4; i++)
+		tx[i].peer = pb;
+	ok = DGB_sendmmsg(ba, tx, sizeof(DGB_MSG), 4, GLOBAL_FLAGS, &done);
+	rec_batch(t, "send, flags set", e, ok, done, tx, 4);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_uint_eq(done, 4);
+	recv_count(t, "recv, flags set", e, bb, rx, 4, 4, GLOBAL_FLAGS);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_uint_eq(tx[i].flags, 0);
+		ck_assert_uint_eq(rx[i].flags, 0);
+	}
+	/* Nothing waiting: the error is the socket's, not the flags'. */
+	rx[0].flags = JUNK_FLAGS;
+	ok = DGB_recvmmsg(bb, rx, sizeof(DGB_MSG), 1, GLOBAL_FLAGS, &done);
+	rec_batch(t, "recv empty, flags set", e, ok, done, rx, 1);
+	msgset_free(&m);
+	BIO_ADDR_free(pb);
+}
+
+/*
  * A filter BIO over the module's passes unknown controls down its chain;
  * the batched calls must not reach the module through it (they would skip
  * the filter), and the filter is not taken for the module's BIO.
@@ -1280,6 +1584,7 @@ DIFF_TEST(sc_mmsg_basic, 0)
 DIFF_TEST(sc_mmsg_local, DIFF_SINCE_32)
 DIFF_TEST(sc_mmsg_errors, 0)
 DIFF_TEST(sc_mmsg_null_peer, 0)
+DIFF_TEST(sc_mmsg_flags, 0)
 
 Suite *suite_mmsg(void)
 {
@@ -1301,21 +1606,27 @@ Suite *suite_mmsg(void)
 	tcase_add_loop_test(tc, test_local_after_bind, 0, 2);
 	tcase_add_loop_test(tc, test_local_recv_wildcard, 0, 2);
 	tcase_add_loop_test(tc, test_local_cleared_when_not_reported, 0, 2);
+	tcase_add_loop_test(tc, test_local_crowded_out, 0, 2);
+	tcase_add_loop_test(tc, test_local_room_left, 0, 2);
 	tcase_add_loop_test(tc, test_stride_larger, 0, 2);
 	tcase_add_loop_test(tc, test_bad_arguments, 0, 2);
 	tcase_add_loop_test(tc, test_eagain_non_fatal, 0, 2);
+	tcase_add_loop_test(tc, test_eagain_allocates_no_text, 0, 2);
 	tcase_add_loop_test(tc, test_icmp_not_fatal, 0, 2);
 	tcase_add_loop_test(tc, test_fatal_error, 0, 2);
 	tcase_add_loop_test(tc, test_recv_learns_peer, 0, 2);
 	tcase_add_loop_test(tc, test_peek_mode, 0, 2);
 	tcase_add_loop_test(tc, test_truncation, 0, 2);
 	tcase_add_test(tc, test_is_dgrambatch);
+	tcase_add_test(tc, test_errno_tables_agree);
 	tcase_add_test(tc, test_filter_bio_not_bypassed);
 	tcase_add_loop_test(tc, test_tcp_fd_no_sigpipe, 0, 2);
 	if (v6) {
 		tcase_add_loop_test(tc, test_batch_64_ipv6, 0, 2);
 		tcase_add_loop_test(tc, test_local_send_wildcard_ipv6, 0, 2);
 		tcase_add_loop_test(tc, test_local_recv_wildcard_ipv6, 0, 2);
+		tcase_add_loop_test(tc, test_local_crowded_out_ipv6, 0, 2);
+		tcase_add_loop_test(tc, test_local_room_left_ipv6, 0, 2);
 	} else {
 		fprintf(stderr, "SKIP IPv6 batched tests: %s\n", why);
 	}
@@ -1325,6 +1636,7 @@ Suite *suite_mmsg(void)
 	tcase_add_test(diff, test_sc_mmsg_local);
 	tcase_add_test(diff, test_sc_mmsg_errors);
 	tcase_add_test(diff, test_sc_mmsg_null_peer);
+	tcase_add_test(diff, test_sc_mmsg_flags);
 	suite_add_tcase(s, diff);
 	return s;
 }

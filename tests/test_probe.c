@@ -11,8 +11,6 @@
 #include <unistd.h>
 #include <netinet/udp.h>
 
-#include <openssl/opensslv.h>
-
 #include "testutil.h"
 #include "probe/probe.h"
 
@@ -233,21 +231,77 @@ START_TEST(test_gso_gro_match_kernel)
 }
 END_TEST
 
-/* configure found what the OpenSSL headers say exists. */
-START_TEST(test_openssl_features_detected)
+#define SYSCALL_CAPS (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG)
+#define OPTION_CAPS \
+	(DGB_CAP_IP_PKTINFO | DGB_CAP_IPV6_RECVPKTINFO | DGB_CAP_UDP_SEGMENT | DGB_CAP_UDP_GRO)
+
+/*
+ * At the fd limit no throw-away socket can be opened: the system calls are
+ * still found (they are probed without a socket), the socket options are
+ * not known, and not cached as absent: once sockets can be opened again,
+ * every capability the kernel has is usable.
+ */
+START_TEST(test_probe_at_fd_limit)
 {
-#if OPENSSL_VERSION_NUMBER >= 0x30200000L
-#if !defined(HAVE_BIO_METH_SET_SENDMMSG) || !defined(HAVE_BIO_METH_SET_RECVMMSG) || \
-	!defined(HAVE_BIO_ERR_IS_NON_FATAL)
-	ck_abort_msg("OpenSSL %s has the batched BIO calls but configure missed them",
-		     OPENSSL_VERSION_TEXT);
+	unsigned int all = dgb_caps(), caps;
+	struct rlimit saved;
+
+	dgb_caps_reset();
+	tu_fd_limit_reach(&saved);
+	caps = dgb_caps();
+	tu_fd_limit_restore(&saved);
+	ck_assert_uint_eq(caps & SYSCALL_CAPS, all & SYSCALL_CAPS);
+	ck_assert_uint_eq(caps & OPTION_CAPS, 0);
+	ck_assert_uint_eq(dgb_caps(), all);
+}
+END_TEST
+
+/* Where the kernel has the option (cap in caps), fd has it off. */
+static void option_off(unsigned int caps, unsigned int cap, int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (!(caps & cap))
+		return;
+	ck_assert_int_eq(getsockopt(fd, level, name, &v, &len), 0);
+	ck_assert_msg(v == 0, "%s is %d on the socket learnt from", dgb_cap_name(cap), v);
+}
+
+/*
+ * At the fd limit, the socket options are learnt from the caller's own
+ * sockets, with getsockopt only: the sockets keep their settings.
+ */
+START_TEST(test_learn_fd_at_fd_limit)
+{
+	union tu_addr a, a6;
+	int fa = tu_udp_loopback(AF_INET, &a);
+	int f6 = tu_ipv6_available(NULL) ? tu_udp_loopback(AF_INET6, &a6) : -1;
+	unsigned int all = dgb_caps(), caps;
+	/* An IPv4 socket teaches nothing of IPv6. */
+	unsigned int want = f6 >= 0 ? all : all & ~DGB_CAP_IPV6_RECVPKTINFO;
+	struct rlimit saved;
+
+	dgb_caps_reset();
+	tu_fd_limit_reach(&saved);
+	dgb_caps_learn_fd(fa);
+	if (f6 >= 0)
+		dgb_caps_learn_fd(f6);
+	caps = dgb_caps();
+	tu_fd_limit_restore(&saved);
+	ck_assert_uint_eq(caps, want);
+	option_off(all, DGB_CAP_UDP_SEGMENT, fa, SOL_UDP, 103);
+	option_off(all, DGB_CAP_UDP_GRO, fa, SOL_UDP, 104);
+#if HAVE_DECL_IP_PKTINFO
+	option_off(all, DGB_CAP_IP_PKTINFO, fa, IPPROTO_IP, IP_PKTINFO);
 #endif
-#else
-#if defined(HAVE_BIO_METH_SET_SENDMMSG) || defined(HAVE_BIO_METH_SET_RECVMMSG)
-	ck_abort_msg("configure found batched BIO calls in %s", OPENSSL_VERSION_TEXT);
+#if HAVE_DECL_IPV6_RECVPKTINFO
+	if (f6 >= 0)
+		option_off(all, DGB_CAP_IPV6_RECVPKTINFO, f6, IPPROTO_IPV6, IPV6_RECVPKTINFO);
 #endif
-#endif
-	ck_assert_int_ge(OPENSSL_VERSION_MAJOR, 3);
+	close(fa);
+	if (f6 >= 0)
+		close(f6);
 }
 END_TEST
 
@@ -277,7 +331,8 @@ Suite *suite_probe(void)
 	fprintf(stderr, "SKIP test_ipv6_pktinfo_matches_kernel: no IPV6_RECVPKTINFO in the headers\n");
 #endif
 	tcase_add_test(tc, test_gso_gro_match_kernel);
-	tcase_add_test(tc, test_openssl_features_detected);
+	tcase_add_test(tc, test_probe_at_fd_limit);
+	tcase_add_test(tc, test_learn_fd_at_fd_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,10 +9,12 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -76,11 +78,46 @@ START_TEST(test_gettable_params)
 			       DGB_PARAM_BIO_METHOD, DGB_PARAM_TX_DATAGRAMS,
 			       DGB_PARAM_RX_DATAGRAMS, DGB_PARAM_TX_BYTES,
 			       DGB_PARAM_RX_BYTES, DGB_PARAM_TX_SYSCALLS,
-			       DGB_PARAM_RX_SYSCALLS };
+			       DGB_PARAM_RX_SYSCALLS, DGB_PARAM_NATIVE_MMSG,
+			       DGB_PARAM_MODULE_PATH };
 
 	ck_assert_ptr_nonnull(g);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_msg(OSSL_PARAM_locate_const(g, want[i]) != NULL, "%s not gettable", want[i]);
+}
+END_TEST
+
+/*
+ * The batched calls are native (BIO_sendmmsg()/BIO_recvmmsg() reach the
+ * module) exactly when the libcrypto running now is 3.2 or later, whatever
+ * the headers the module was built with; the module names its own file.
+ */
+START_TEST(test_runtime_params)
+{
+	int native = -1;
+	const char *path = NULL;
+	char real[PATH_MAX], built[PATH_MAX];
+	struct stat st;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_int(DGB_PARAM_NATIVE_MMSG, &native),
+		OSSL_PARAM_utf8_ptr(DGB_PARAM_MODULE_PATH, &path, 0),
+		OSSL_PARAM_END
+	};
+
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(prov, p), 1);
+	ck_assert_msg(OSSL_PARAM_modified(&p[0]), "%s not returned", DGB_PARAM_NATIVE_MMSG);
+	ck_assert_msg(native == (OpenSSL_version_num() >= 0x30200000L),
+		      "%s = %d under %s", DGB_PARAM_NATIVE_MMSG, native,
+		      OpenSSL_version(OPENSSL_VERSION));
+	ck_assert_msg(OSSL_PARAM_modified(&p[1]), "%s not returned", DGB_PARAM_MODULE_PATH);
+	ck_assert_ptr_nonnull(path);
+	ck_assert_uint_ge(strlen(path), strlen("dgrambatch.so"));
+	ck_assert_str_eq(path + strlen(path) - strlen("dgrambatch.so"), "dgrambatch.so");
+	ck_assert_msg(stat(path, &st) == 0 && S_ISREG(st.st_mode), "%s: no such file", path);
+	/* The module just built, which OPENSSL_MODULES points at. */
+	ck_assert_ptr_nonnull(realpath(path, real));
+	ck_assert_ptr_nonnull(realpath(getenv("DGB_MODULE"), built));
+	ck_assert_str_eq(real, built);
 }
 END_TEST
 
@@ -517,6 +554,7 @@ Suite *suite_provider(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_standard_params);
 	tcase_add_test(tc, test_gettable_params);
+	tcase_add_test(tc, test_runtime_params);
 	tcase_add_test(tc, test_no_algorithms);
 	tcase_add_test(tc, test_bio_method_param);
 	tcase_add_test(tc, test_bio_method_other_provider);

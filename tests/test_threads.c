@@ -22,6 +22,10 @@
  * the module is first loaded in this (forked) test process, and the
  * module's counters must show that the fallback really ran.
  *
+ * The third case is the header's own fallback (dgb_mmsg_loop_()) on one of
+ * OpenSSL's datagram BIOs, shared by two sending threads with a receiver
+ * each: no datagram may reach the other thread's receiver.
+ *
  * Run under ThreadSanitizer by scripts/check-all.sh.
  */
 #include "config.h"
@@ -67,6 +71,12 @@
 /* Asked of the kernel for the receive buffer (it doubles the value). */
 #define RCVBUF_WANT (8 * 1024 * 1024)
 
+/* The first failure in any thread; the main thread reports it. */
+struct failure {
+	atomic_int failed;
+	char why[512];
+};
+
 struct run {
 	BIO *bio;
 	int fd;
@@ -86,9 +96,7 @@ struct run {
 	atomic_uint_fast64_t recv_empty;
 	atomic_int stop;
 
-	/* The first failure in any thread; the main thread reports it. */
-	atomic_int failed;
-	char why[512];
+	struct failure fail;
 
 	_Atomic unsigned char seen[N_SENDERS][PER_SENDER];
 };
@@ -98,15 +106,15 @@ struct worker {
 	unsigned int id;
 };
 
-static void run_fail(struct run *r, const char *fmt, ...)
+static void run_fail(struct failure *f, const char *fmt, ...)
 {
 	int expected = 0;
 	va_list ap;
 
-	if (!atomic_compare_exchange_strong(&r->failed, &expected, 1))
+	if (!atomic_compare_exchange_strong(&f->failed, &expected, 1))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	vsnprintf(f->why, sizeof(f->why), fmt, ap);
 	va_end(ap);
 }
 
@@ -185,8 +193,8 @@ static size_t dg_build(uint32_t sender, uint32_t seq, unsigned char *buf)
 }
 
 /* Whether buf[0..len) is an intact datagram; its sender and seq if so. */
-static int dg_check(const unsigned char *buf, size_t len, uint32_t *sender, uint32_t *seq,
-		    char *why, size_t whylen)
+static int dg_check(const unsigned char *buf, size_t len, uint32_t per_sender,
+		    uint32_t *sender, uint32_t *seq, char *why, size_t whylen)
 {
 	unsigned char want[MAX_LEN];
 	uint32_t sum;
@@ -198,7 +206,7 @@ static int dg_check(const unsigned char *buf, size_t len, uint32_t *sender, uint
 	memcpy(sender, buf, 4);
 	memcpy(seq, buf + 4, 4);
 	memcpy(&sum, buf + 8, 4);
-	if (*sender >= N_SENDERS || *seq >= PER_SENDER) {
+	if (*sender >= N_SENDERS || *seq >= per_sender) {
 		snprintf(why, whylen, "no such datagram: sender %u seq %u", *sender, *seq);
 		return 0;
 	}
@@ -268,7 +276,7 @@ static void stay_in_window(struct run *r)
 	long long drops = 0;
 
 	for (unsigned int spins = 1; outstanding(r, drops) > r->window; spins++) {
-		if (atomic_load(&r->failed) || past(&r->deadline))
+		if (atomic_load(&r->fail.failed) || past(&r->deadline))
 			return;
 		pause_us(100);
 		/* Whatever the kernel dropped will never be received. */
@@ -287,16 +295,16 @@ static void *sender(void *arg)
 	char e[256];
 
 	if (buf == NULL) {
-		run_fail(r, "sender %u: out of memory", w->id);
+		run_fail(&r->fail, "sender %u: out of memory", w->id);
 		return NULL;
 	}
 	ERR_clear_error();
-	while (seq < PER_SENDER && !atomic_load(&r->failed)) {
+	while (seq < PER_SENDER && !atomic_load(&r->fail.failed)) {
 		size_t n = PER_SENDER - seq < BATCH ? PER_SENDER - seq : BATCH, done = 0;
 		size_t len[BATCH];
 
 		if (past(&r->deadline)) {
-			run_fail(r, "sender %u: deadline passed at seq %u", w->id, seq);
+			run_fail(&r->fail, "sender %u: deadline passed at seq %u", w->id, seq);
 			break;
 		}
 		stay_in_window(r);
@@ -312,7 +320,7 @@ static void *sender(void *arg)
 			unsigned long err = ERR_peek_last_error();
 
 			if (!DGB_err_is_non_fatal((unsigned int)err)) {
-				run_fail(r, "sender %u: DGB_sendmmsg: %s", w->id,
+				run_fail(&r->fail, "sender %u: DGB_sendmmsg: %s", w->id,
 					 err_text(err, e, sizeof(e)));
 				break;
 			}
@@ -327,12 +335,12 @@ static void *sender(void *arg)
 			continue;
 		}
 		if (done > n) {
-			run_fail(r, "sender %u: %zu of %zu processed", w->id, done, n);
+			run_fail(&r->fail, "sender %u: %zu of %zu processed", w->id, done, n);
 			break;
 		}
 		for (size_t i = 0; i < done; i++)
 			if (msg[i].data_len != len[i]) {
-				run_fail(r, "sender %u seq %u: %zu of %zu bytes sent", w->id,
+				run_fail(&r->fail, "sender %u seq %u: %zu of %zu bytes sent", w->id,
 					 seq + (uint32_t)i, msg[i].data_len, len[i]);
 				break;
 			}
@@ -372,11 +380,11 @@ static void *receiver(void *arg)
 		if ((peer[i] = BIO_ADDR_new()) == NULL)
 			ok = 0;
 	if (!ok) {
-		run_fail(r, "receiver %u: out of memory", w->id);
+		run_fail(&r->fail, "receiver %u: out of memory", w->id);
 		goto done;
 	}
 	ERR_clear_error();
-	while (!atomic_load(&r->failed)) {
+	while (!atomic_load(&r->fail.failed)) {
 		size_t done = 0;
 
 		memset(msg, 0, sizeof(msg));
@@ -391,7 +399,7 @@ static void *receiver(void *arg)
 			unsigned long err = ERR_peek_last_error();
 
 			if (!DGB_err_is_non_fatal((unsigned int)err)) {
-				run_fail(r, "receiver %u: DGB_recvmmsg: %s", w->id,
+				run_fail(&r->fail, "receiver %u: DGB_recvmmsg: %s", w->id,
 					 err_text(err, e, sizeof(e)));
 				break;
 			}
@@ -408,7 +416,7 @@ static void *receiver(void *arg)
 			continue;
 		}
 		if (done > BATCH) {
-			run_fail(r, "receiver %u: %zu of %d processed", w->id, done, BATCH);
+			run_fail(&r->fail, "receiver %u: %zu of %d processed", w->id, done, BATCH);
 			break;
 		}
 		for (size_t i = 0; i < done; i++) {
@@ -416,14 +424,15 @@ static void *receiver(void *arg)
 
 			if (!from_self(r, msg[i].peer)) {
 				atomic_fetch_add(&r->corrupt, 1);
-				run_fail(r, "receiver %u: a datagram not from the socket itself",
+				run_fail(&r->fail, "receiver %u: a datagram not from the socket itself",
 					 w->id);
-			} else if (!dg_check(buf[i], msg[i].data_len, &s, &q, why, sizeof(why))) {
+			} else if (!dg_check(buf[i], msg[i].data_len, PER_SENDER, &s, &q, why,
+					   sizeof(why))) {
 				atomic_fetch_add(&r->corrupt, 1);
-				run_fail(r, "receiver %u: corrupt datagram: %s", w->id, why);
+				run_fail(&r->fail, "receiver %u: corrupt datagram: %s", w->id, why);
 			} else if (atomic_exchange(&r->seen[s][q], 1) != 0) {
 				atomic_fetch_add(&r->duplicates, 1);
-				run_fail(r, "receiver %u: sender %u seq %u received twice", w->id,
+				run_fail(&r->fail, "receiver %u: sender %u seq %u received twice", w->id,
 					 s, q);
 			}
 		}
@@ -439,16 +448,6 @@ done:
 
 /* --- the case ------------------------------------------------------------------- */
 
-static uint64_t counter(OSSL_PROVIDER *prov, const char *key)
-{
-	uint64_t v = UINT64_MAX;
-	OSSL_PARAM p[] = { OSSL_PARAM_uint64(key, &v), OSSL_PARAM_END };
-
-	ck_assert_int_eq(OSSL_PROVIDER_get_params(prov, p), 1);
-	ck_assert_msg(OSSL_PARAM_modified(p), "%s not returned", key);
-	return v;
-}
-
 enum { C_TX, C_RX, C_TXSYS, C_RXSYS, C_FALLBACK, C_N };
 static const char *const counter_keys[C_N] = {
 	DGB_PARAM_TX_DATAGRAMS, DGB_PARAM_RX_DATAGRAMS, DGB_PARAM_TX_SYSCALLS,
@@ -458,7 +457,7 @@ static const char *const counter_keys[C_N] = {
 static void counters(OSSL_PROVIDER *prov, uint64_t *c)
 {
 	for (int i = 0; i < C_N; i++)
-		c[i] = counter(prov, counter_keys[i]);
+		c[i] = tu_provider_counter(prov, counter_keys[i]);
 }
 
 /* Whether the module is mapped in this process already. */
@@ -476,9 +475,9 @@ static int module_loaded(void)
 }
 
 /* A receive buffer as large as the kernel allows; its size in bytes. */
-static int big_rcvbuf(int fd, const char **how)
+static int big_rcvbuf(int fd, int want, const char **how)
 {
-	int want = RCVBUF_WANT, got = 0;
+	int got = 0;
 	socklen_t len = sizeof(got);
 
 	*how = "SO_RCVBUFFORCE";
@@ -543,7 +542,7 @@ static void threads_on_one_bio(int fallback)
 	ck_assert_ptr_nonnull(r);
 	r->fd = tu_udp_loopback(AF_INET, &self);
 	r->self_addr = &self;
-	rcvbuf = big_rcvbuf(r->fd, &how);
+	rcvbuf = big_rcvbuf(r->fd, RCVBUF_WANT, &how);
 	r->window = rcvbuf / 2048;
 	if (r->window < 2 * BATCH)
 		r->window = 2 * BATCH;
@@ -581,12 +580,12 @@ static void threads_on_one_bio(int fallback)
 	/* Everything sent is received or dropped: then the socket is empty. */
 	for (;;) {
 		drops = socket_drops(r->fd);
-		if (atomic_load(&r->failed) ||
+		if (atomic_load(&r->fail.failed) ||
 		    (int64_t)atomic_load(&r->received) + (drops > 0 ? drops : 0) >=
 			    (int64_t)atomic_load(&r->sent))
 			break;
 		if (past(&r->deadline)) {
-			run_fail(r, "deadline passed: sent %llu, received %llu, dropped %lld",
+			run_fail(&r->fail, "deadline passed: sent %llu, received %llu, dropped %lld",
 				 (unsigned long long)atomic_load(&r->sent),
 				 (unsigned long long)atomic_load(&r->received), drops);
 			break;
@@ -613,7 +612,7 @@ static void threads_on_one_bio(int fallback)
 		(unsigned long long)recv_calls, (unsigned long long)atomic_load(&r->recv_empty),
 		how, rcvbuf, (long long)r->window, seconds_since(&t0));
 
-	ck_assert_msg(!atomic_load(&r->failed), "%s: %s", mode, r->why);
+	ck_assert_msg(!atomic_load(&r->fail.failed), "%s: %s", mode, r->fail.why);
 	ck_assert_uint_eq(atomic_load(&r->duplicates), 0);
 	ck_assert_uint_eq(atomic_load(&r->corrupt), 0);
 	ck_assert_uint_eq(sent, (uint64_t)N_SENDERS * PER_SENDER);
@@ -673,6 +672,275 @@ static void threads_on_one_bio(int fallback)
 	tu_caps_disable(NULL);
 }
 
+/* --- the header's fallback: two senders on one of OpenSSL's own BIOs ------- */
+
+#define SHARED_SENDERS 2
+#define SHARED_PER_SENDER 32000
+/* Enough that the kernel drops nothing even when the receivers lag. */
+#define SHARED_RCVBUF_WANT (32 * 1024 * 1024)
+/* A sender gives up after this many failed calls. */
+#define SHARED_MAX_ERRORS 1000
+
+struct shared {
+	BIO *bio;
+	int send_fd;
+	int rx_fd[SHARED_SENDERS];
+	BIO_ADDR *to[SHARED_SENDERS];
+	struct timespec deadline;
+	/* The senders start together, so that their calls overlap. */
+	pthread_barrier_t start;
+
+	atomic_uint_fast64_t sent[SHARED_SENDERS];
+	/* By receiver: all it took off its socket, and what was wrong with it. */
+	atomic_uint_fast64_t arrived[SHARED_SENDERS];
+	atomic_uint_fast64_t received[SHARED_SENDERS];
+	atomic_uint_fast64_t misdirected[SHARED_SENDERS];
+	atomic_uint_fast64_t out_of_order[SHARED_SENDERS];
+	atomic_uint_fast64_t corrupt[SHARED_SENDERS];
+	atomic_uint_fast64_t send_errors;
+	atomic_int stop;
+	struct failure fail;
+	char first_error[256];
+};
+
+struct shared_worker {
+	struct shared *s;
+	uint32_t id;
+};
+
+/*
+ * Sender id: its datagrams, in batches, to receiver id, through
+ * dgb_mmsg_loop_() on the shared BIO.
+ */
+static void *shared_sender(void *arg)
+{
+	struct shared_worker *w = arg;
+	struct shared *s = w->s;
+	unsigned char buf[BATCH][MAX_LEN];
+	DGB_MSG msg[BATCH];
+	size_t len[BATCH];
+	uint32_t seq = 0;
+
+	(void)pthread_barrier_wait(&s->start);
+	while (seq < SHARED_PER_SENDER && !atomic_load(&s->fail.failed)) {
+		size_t n = SHARED_PER_SENDER - seq < BATCH ? SHARED_PER_SENDER - seq : BATCH;
+		size_t done = 0;
+
+		if (past(&s->deadline)) {
+			run_fail(&s->fail, "sender %u: deadline passed at seq %u", w->id, seq);
+			break;
+		}
+		memset(msg, 0, sizeof(msg));
+		for (size_t i = 0; i < n; i++) {
+			len[i] = dg_build(w->id, seq + (uint32_t)i, buf[i]);
+			msg[i].data = buf[i];
+			msg[i].data_len = len[i];
+			msg[i].peer = s->to[w->id];
+		}
+		if (!dgb_mmsg_loop_(s->bio, msg, sizeof(DGB_MSG), n, &done, 1)) {
+			unsigned long err = ERR_peek_last_error();
+			struct pollfd p = { s->send_fd, POLLOUT, 0 };
+
+			if (!DGB_err_is_non_fatal((unsigned int)err) &&
+			    atomic_fetch_add(&s->send_errors, 1) == 0)
+				err_text(err, s->first_error, sizeof(s->first_error));
+			ERR_clear_error();
+			if (atomic_load(&s->send_errors) >= SHARED_MAX_ERRORS) {
+				run_fail(&s->fail, "sender %u: %d failed calls", w->id,
+					 SHARED_MAX_ERRORS);
+				break;
+			}
+			(void)poll(&p, 1, 10);
+			continue;
+		}
+		for (size_t i = 0; i < done; i++)
+			if (msg[i].data_len != len[i] || msg[i].flags != 0)
+				run_fail(&s->fail, "sender %u seq %u: %zu of %zu bytes sent, flags %llu",
+					 w->id, seq + (uint32_t)i, msg[i].data_len, len[i],
+					 (unsigned long long)msg[i].flags);
+		seq += (uint32_t)done;
+		atomic_fetch_add(&s->sent[w->id], done);
+	}
+	OPENSSL_thread_stop();
+	return NULL;
+}
+
+/*
+ * Receiver id: everything that reaches its socket, until told to stop and
+ * the socket is empty.  It must be sender id's, intact, in order.
+ */
+static void *shared_receiver(void *arg)
+{
+	struct shared_worker *w = arg;
+	struct shared *s = w->s;
+	unsigned char buf[MAX_LEN + 64];
+	int64_t last = -1;
+	char why[256];
+
+	for (;;) {
+		ssize_t n = recv(s->rx_fd[w->id], buf, sizeof(buf), MSG_DONTWAIT);
+		uint32_t from, seq;
+
+		if (n < 0) {
+			struct pollfd p = { s->rx_fd[w->id], POLLIN, 0 };
+
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				run_fail(&s->fail, "receiver %u: recv: %s", w->id, strerror(errno));
+				break;
+			}
+			if (atomic_load(&s->stop))
+				break;
+			(void)poll(&p, 1, 10);
+			continue;
+		}
+		atomic_fetch_add(&s->arrived[w->id], 1);
+		if (!dg_check(buf, (size_t)n, SHARED_PER_SENDER, &from, &seq, why, sizeof(why))) {
+			atomic_fetch_add(&s->corrupt[w->id], 1);
+			run_fail(&s->fail, "receiver %u: corrupt datagram: %s", w->id, why);
+		} else if (from != w->id) {
+			/* Counted, not failed at once: the total is the finding. */
+			atomic_fetch_add(&s->misdirected[w->id], 1);
+		} else if ((int64_t)seq <= last) {
+			atomic_fetch_add(&s->out_of_order[w->id], 1);
+			run_fail(&s->fail, "receiver %u: seq %u after seq %lld", w->id, seq,
+				 (long long)last);
+		} else {
+			last = seq;
+			atomic_fetch_add(&s->received[w->id], 1);
+		}
+	}
+	return NULL;
+}
+
+/* Everything sent has arrived somewhere or was dropped. */
+static int shared_settled(struct shared *s, long long *drops)
+{
+	uint64_t sent = 0, arrived = 0;
+
+	for (int k = 0; k < SHARED_SENDERS; k++) {
+		drops[k] = socket_drops(s->rx_fd[k]);
+		sent += atomic_load(&s->sent[k]);
+		arrived += atomic_load(&s->arrived[k]) + (drops[k] > 0 ? (uint64_t)drops[k] : 0);
+	}
+	return arrived >= sent;
+}
+
+/*
+ * dgb_mmsg_loop_() is what DGB_sendmmsg() does with a datagram BIO that is
+ * not the module's where libcrypto has no BIO_sendmmsg() (3.0, 3.1); it is
+ * called directly here, so it runs whatever the OpenSSL.  Two threads share
+ * one BIO_s_datagram on an unconnected socket, each sending SHARED_PER_SENDER
+ * datagrams to its own receiver.  BIO_sendmmsg() allows that, and so must
+ * the fallback: on a socket it passes each message's peer to sendmsg() and
+ * never sets the BIO's (setting it around each BIO_write() sent some of
+ * each thread's datagrams to the other thread's receiver).  Every datagram
+ * is accounted for: received by its own receiver, once, in order, intact,
+ * or counted in the receiver socket's drops.
+ */
+START_TEST(test_threads_fallback_shared_bio)
+{
+	struct shared *s = calloc(1, sizeof(*s));
+	struct shared_worker ws[SHARED_SENDERS], wr[SHARED_SENDERS];
+	pthread_t ts[SHARED_SENDERS], tr[SHARED_SENDERS];
+	union tu_addr src, dst;
+	long long drops[SHARED_SENDERS];
+	BIO_ADDR *peer;
+	const char *how = "";
+	int rcvbuf = 0;
+	struct timespec t0;
+
+	ck_assert_ptr_nonnull(s);
+	s->send_fd = tu_udp_loopback(AF_INET, &src);
+	s->bio = BIO_new_dgram(s->send_fd, BIO_CLOSE);
+	ck_assert_ptr_nonnull(s->bio);
+	ck_assert_int_eq(DGB_is_dgrambatch(s->bio), 0);
+	ck_assert_int_eq(pthread_barrier_init(&s->start, NULL, SHARED_SENDERS), 0);
+	for (int k = 0; k < SHARED_SENDERS; k++) {
+		s->rx_fd[k] = tu_udp_loopback(AF_INET, &dst);
+		rcvbuf = big_rcvbuf(s->rx_fd[k], SHARED_RCVBUF_WANT, &how);
+		s->to[k] = BIO_ADDR_new();
+		ck_assert_ptr_nonnull(s->to[k]);
+		ck_assert(BIO_ADDR_rawmake(s->to[k], AF_INET, &dst.sin.sin_addr,
+					   sizeof(dst.sin.sin_addr), dst.sin.sin_port));
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s->deadline = t0;
+	s->deadline.tv_sec += DEADLINE_S;
+	for (uint32_t k = 0; k < SHARED_SENDERS; k++) {
+		wr[k].s = ws[k].s = s;
+		wr[k].id = ws[k].id = k;
+		ck_assert_int_eq(pthread_create(&tr[k], NULL, shared_receiver, &wr[k]), 0);
+	}
+	for (int k = 0; k < SHARED_SENDERS; k++)
+		ck_assert_int_eq(pthread_create(&ts[k], NULL, shared_sender, &ws[k]), 0);
+	for (int k = 0; k < SHARED_SENDERS; k++)
+		ck_assert_int_eq(pthread_join(ts[k], NULL), 0);
+	while (!shared_settled(s, drops) && !atomic_load(&s->fail.failed)) {
+		if (past(&s->deadline)) {
+			run_fail(&s->fail, "deadline passed before every datagram arrived");
+			break;
+		}
+		pause_us(1000);
+	}
+	atomic_store(&s->stop, 1);
+	for (int k = 0; k < SHARED_SENDERS; k++)
+		ck_assert_int_eq(pthread_join(tr[k], NULL), 0);
+	(void)shared_settled(s, drops);
+
+	for (int k = 0; k < SHARED_SENDERS; k++)
+		fprintf(stderr,
+			"threads (fallback, shared BIO): sender %d sent %llu; its receiver took %llu: "
+			"%llu its own, %llu misdirected, %llu out of order, %llu corrupt; "
+			"dropped %lld\n",
+			k, (unsigned long long)atomic_load(&s->sent[k]),
+			(unsigned long long)atomic_load(&s->arrived[k]),
+			(unsigned long long)atomic_load(&s->received[k]),
+			(unsigned long long)atomic_load(&s->misdirected[k]),
+			(unsigned long long)atomic_load(&s->out_of_order[k]),
+			(unsigned long long)atomic_load(&s->corrupt[k]), drops[k]);
+	fprintf(stderr, "threads (fallback, shared BIO): %llu failed send calls%s%s; %s %d bytes; "
+			"%.2fs\n",
+		(unsigned long long)atomic_load(&s->send_errors), s->send_errors ? ", first: " : "",
+		s->first_error, how, rcvbuf, seconds_since(&t0));
+
+	for (int k = 0; k < SHARED_SENDERS; k++)
+		ck_assert_msg(atomic_load(&s->misdirected[k]) == 0,
+			      "receiver %d got %llu datagrams of the other sender", k,
+			      (unsigned long long)atomic_load(&s->misdirected[k]));
+	ck_assert_msg(atomic_load(&s->send_errors) == 0, "%llu failed send calls, first: %s",
+		      (unsigned long long)atomic_load(&s->send_errors), s->first_error);
+	ck_assert_msg(!atomic_load(&s->fail.failed), "%s", s->fail.why);
+	for (int k = 0; k < SHARED_SENDERS; k++) {
+		uint64_t sent = atomic_load(&s->sent[k]), got = atomic_load(&s->received[k]);
+
+		ck_assert_uint_eq(sent, SHARED_PER_SENDER);
+		ck_assert_uint_eq(atomic_load(&s->arrived[k]), got);
+		if (drops[k] < 0) {
+			fprintf(stderr, "threads: no drop counter in /proc/net/udp; none may be lost\n");
+			drops[k] = 0;
+		}
+		ck_assert_msg(got + (uint64_t)drops[k] == sent,
+			      "receiver %d: sent %llu, received %llu, dropped %lld", k,
+			      (unsigned long long)sent, (unsigned long long)got, drops[k]);
+	}
+	/* The BIO's own peer was never set. */
+	peer = BIO_ADDR_new();
+	ck_assert_ptr_nonnull(peer);
+	(void)BIO_dgram_get_peer(s->bio, peer);
+	ck_assert_int_eq(BIO_ADDR_family(peer), AF_UNSPEC);
+	BIO_ADDR_free(peer);
+
+	BIO_free(s->bio);
+	pthread_barrier_destroy(&s->start);
+	for (int k = 0; k < SHARED_SENDERS; k++) {
+		BIO_ADDR_free(s->to[k]);
+		close(s->rx_fd[k]);
+	}
+	free(s);
+}
+END_TEST
+
 START_TEST(test_threads_mmsg)
 {
 	threads_on_one_bio(0);
@@ -693,6 +961,7 @@ Suite *suite_threads(void)
 	tcase_set_timeout(tc, DEADLINE_S + 20);
 	tcase_add_test(tc, test_threads_mmsg);
 	tcase_add_test(tc, test_threads_fallback);
+	tcase_add_test(tc, test_threads_fallback_shared_bio);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,10 +7,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/params.h>
 
 #include "testutil.h"
 #include "probe/probe.h"
@@ -80,3 +86,136 @@ void tu_caps_disable(const char *list)
 		unsetenv("DGRAMBATCH_CAPS_DISABLE");
 	dgb_caps_reset();
 }
+
+void tu_fd_limit_reach(struct rlimit *saved)
+{
+	struct rlimit low;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, saved), 0);
+	low = *saved;
+	low.rlim_cur = (rlim_t)fd;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		close(fd);
+		tu_fd_limit_restore(saved);
+	}
+	ck_assert_msg(fd < 0 && errno == EMFILE, "socket() still works at the fd limit");
+}
+
+void tu_fd_limit_restore(const struct rlimit *saved)
+{
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, saved), 0);
+}
+
+static __thread int calloc_enomem;
+static __thread unsigned int calloc_calls;
+
+void tu_calloc_leaves_enomem(int on)
+{
+	calloc_enomem = on;
+	calloc_calls = 0;
+}
+
+unsigned int tu_calloc_calls(void)
+{
+	return calloc_calls;
+}
+
+/*
+ * Through a volatile pointer, so that the compiler cannot turn malloc and
+ * memset back into a call to calloc, that is, to this function.
+ */
+static void *(*volatile tu_malloc)(size_t) = malloc;
+
+/*
+ * Not instrumented by ThreadSanitizer: glibc calls calloc from
+ * pthread_getattr_np while TSan starts a thread, before the thread's TSan
+ * state exists.
+ */
+__attribute__((no_sanitize("thread"))) void *calloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = tu_malloc(n * size);
+	if (p != NULL)
+		memset(p, 0, n * size);
+	if (calloc_enomem) {
+		calloc_calls++;
+		if (p != NULL)
+			errno = ENOMEM;
+	}
+	return p;
+}
+
+static atomic_ulong alloc_calls;
+static int alloc_counting;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+	return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+	atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+	return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+	free(p);
+}
+
+int tu_alloc_count_install(void)
+{
+	alloc_counting = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
+	return alloc_counting;
+}
+
+int tu_alloc_count_installed(void)
+{
+	return alloc_counting;
+}
+
+unsigned long tu_alloc_count(void)
+{
+	return atomic_load_explicit(&alloc_calls, memory_order_relaxed);
+}
+
+uint64_t tu_provider_counter(OSSL_PROVIDER *prov, const char *key)
+{
+	uint64_t v = UINT64_MAX;
+	OSSL_PARAM p[] = { OSSL_PARAM_uint64(key, &v), OSSL_PARAM_END };
+
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(prov, p), 1);
+	ck_assert_msg(OSSL_PARAM_modified(p), "%s not returned", key);
+	return v;
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * The sanitizer runtime of GCC 13 and before can take a dynamic TLS block
+ * of glibc 2.25 and later for one with glibc 2.19's header and give
+ * LeakSanitizer a bogus range to scan; its tracer then crashes at exit
+ * ("Tracer caught signal 11", google/sanitizers#1322).  The module's
+ * thread-locals are dynamic TLS since it gave up the initial-exec model,
+ * so this program's children met it at random.  Options given in the
+ * environment still take precedence.
+ */
+const char *__asan_default_options(void);
+
+const char *__asan_default_options(void)
+{
+	return "intercept_tls_get_addr=0";
+}
+#endif

@@ -8,9 +8,12 @@
 #define DGB_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <openssl/provider.h>
 
 union tu_addr {
 	struct sockaddr sa;
@@ -34,6 +37,25 @@ int tu_ipv6_available(const char **why);
 void tu_caps_disable(const char *list);
 
 /*
+ * Lower the soft RLIMIT_NOFILE to the lowest free descriptor, so that no
+ * descriptor can be opened (socket() fails with EMFILE, checked); the
+ * limit before goes to *saved, for tu_fd_limit_restore().
+ */
+void tu_fd_limit_reach(struct rlimit *saved);
+void tu_fd_limit_restore(const struct rlimit *saved);
+
+/*
+ * While on in the calling thread, every successful calloc() in that thread
+ * leaves errno at ENOMEM, as glibc's does when it cannot map a new arena
+ * and falls back to another (under RLIMIT_AS, say).  The test program's
+ * calloc() stands in for the C library's everywhere, the module included;
+ * off, it only allocates.  tu_calloc_calls() counts this thread's calls
+ * made while on.
+ */
+void tu_calloc_leaves_enomem(int on);
+unsigned int tu_calloc_calls(void);
+
+/*
  * Add the IPv6 variant of a test only where IPv6 works, and say on stderr
  * why it is left out otherwise.
  */
@@ -46,11 +68,27 @@ void tu_caps_disable(const char *list);
 			fprintf(stderr, "SKIP %s: %s\n", #tf, why_);            \
 	} while (0)
 
+/*
+ * Counting OpenSSL's allocator calls (OPENSSL_malloc, _realloc, _free):
+ * tu_alloc_count_install() hands OpenSSL counting wrappers around malloc,
+ * realloc and free.  OpenSSL takes them only before its first allocation,
+ * so main() calls it first; it returns whether OpenSSL took them, which
+ * tu_alloc_count_installed() tells later.  tu_alloc_count() is the number
+ * of calls so far, in every thread of this process.
+ */
+int tu_alloc_count_install(void);
+int tu_alloc_count_installed(void);
+unsigned long tu_alloc_count(void);
+
+/* A provider's OSSL_PARAM_UNSIGNED_INTEGER parameter (a module counter). */
+uint64_t tu_provider_counter(OSSL_PROVIDER *prov, const char *key);
+
 Suite *suite_probe(void);
 Suite *suite_core(void);
 Suite *suite_provider(void);
 Suite *suite_dgram(void);
 Suite *suite_mmsg(void);
 Suite *suite_threads(void);
+Suite *suite_abi(void);
 
 #endif /* DGB_TESTUTIL_H */
