@@ -35,9 +35,9 @@ extern "C" {
 
 /* Version of this header; the module reports its own through "version". */
 #define DGB_VERSION_MAJOR 0
-#define DGB_VERSION_MINOR 1
+#define DGB_VERSION_MINOR 2
 #define DGB_VERSION_PATCH 0
-#define DGB_VERSION_STR "0.1.0"
+#define DGB_VERSION_STR "0.2.0"
 
 /* The name under which OpenSSL loads the module (dgrambatch.so). */
 #define DGB_PROVIDER_NAME "dgrambatch"
@@ -426,8 +426,9 @@ static inline ssize_t dgb_bio_one_(BIO *b, DGB_MSG *m, int send, const BIO_ADDR 
 static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 				 size_t *msgs_processed, int send)
 {
-	int retry = BIO_test_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
 	int connected = 0, fd = dgb_bio_socket_(b, &connected);
+	/* Only the BIO_write()/BIO_read() path touches the BIO's flags. */
+	int retry = fd < 0 ? BIO_test_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS) : 0;
 	BIO_ADDR *saved = NULL;
 	int have_saved = 0, ok = 1;
 	size_t i;
@@ -488,8 +489,10 @@ static inline int dgb_mmsg_loop_(BIO *b, DGB_MSG *msg, size_t stride, size_t num
 			(void)BIO_ctrl_set_connected(b, NULL);
 		BIO_ADDR_free(saved);
 	}
-	BIO_clear_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
-	BIO_set_flags(b, retry);
+	if (fd < 0) {
+		BIO_clear_flags(b, BIO_FLAGS_SHOULD_RETRY | BIO_FLAGS_RWS);
+		BIO_set_flags(b, retry);
+	}
 	if (ok)
 		*msgs_processed = i;
 	return ok;

@@ -33,8 +33,8 @@ echo
 echo "== openssl list -providers (OPENSSL_CONF=$cnf)"
 OPENSSL_CONF=$cnf openssl list -providers
 echo
-echo "== dgrambatch probe"
-"$dir/tools/dgrambatch" probe
+echo "== dgrambatch probe (OPENSSL_CONF=$cnf)"
+OPENSSL_CONF=$cnf "$dir/tools/dgrambatch" probe
 echo
 echo "== dgrambatch demo"
 "$dir/tools/dgrambatch" demo --config "$cnf" --count "${DGB_DEMO_COUNT:-1000}"
