@@ -5,9 +5,12 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Functions later than OpenSSL 3.0 are looked up by name in the very
- * libcrypto the module is bound to (found from the address of a 3.0
- * function it calls), not in the process's global scope, where a program
- * with two libcrypto copies could hand over another library's.
+ * libcrypto the module is bound to, not in the process's global scope,
+ * where a program with two libcrypto copies could hand over another
+ * library's.  That libcrypto is found from the address of data it owns:
+ * the BIO_METHOD that BIO_s_mem() returns.  The address of one of its
+ * functions would not do: in a program built without PIE that takes the
+ * function's address, every object sees the program's PLT entry instead.
  */
 #include "config.h"
 
@@ -19,17 +22,23 @@
 
 typedef int set_mmsg_fn(BIO_METHOD *m, dgb_meth_mmsg_fn *fn);
 
-/* The dladdr() answer for a function of ours or of libcrypto's. */
-static int object_of(const void *fn, Dl_info *info)
+/* The dladdr() answer for an address of ours or of libcrypto's. */
+static int object_of(const void *addr, Dl_info *info)
 {
-	return fn != NULL && dladdr(fn, info) != 0 && info->dli_fname != NULL;
+	return addr != NULL && dladdr(addr, info) != 0 && info->dli_fname != NULL;
+}
+
+/* Data inside the libcrypto the module is bound to. */
+static const void *libcrypto_data(void)
+{
+	return BIO_s_mem();
 }
 
 const char *dgb_ossl_libcrypto_path(void)
 {
 	Dl_info info;
 
-	return object_of((const void *)&BIO_meth_new, &info) ? info.dli_fname : NULL;
+	return object_of(libcrypto_data(), &info) ? info.dli_fname : NULL;
 }
 
 const char *dgb_ossl_self_path(void)
@@ -70,8 +79,7 @@ int dgb_ossl_is_own_core(void (*fn)(void))
 {
 	Dl_info core, own;
 
-	if (!object_of((const void *)fn, &core) ||
-	    !object_of((const void *)&BIO_meth_new, &own))
+	if (!object_of((const void *)fn, &core) || !object_of(libcrypto_data(), &own))
 		return 1;
 	return core.dli_fbase == own.dli_fbase;
 }
