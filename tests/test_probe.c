@@ -7,9 +7,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/udp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "testutil.h"
 #include "probe/probe.h"
@@ -305,6 +311,58 @@ START_TEST(test_learn_fd_at_fd_limit)
 }
 END_TEST
 
+/*
+ * The data path asks whether it may use the system calls, and that opens
+ * no socket: the socket options stay unprobed.
+ */
+START_TEST(test_syscalls_probed_alone)
+{
+	dgb_caps_reset();
+	(void)dgb_cap_usable(DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG);
+	ck_assert_uint_eq(dgb_caps_known() & SYSCALL_CAPS, SYSCALL_CAPS);
+	ck_assert_uint_eq(dgb_caps_known() & OPTION_CAPS, 0);
+}
+END_TEST
+
+#if defined(__x86_64__)
+/* socket(AF_INET6, ...) answers EAFNOSUPPORT, as on a host booted without IPv6. */
+static int refuse_ipv6_sockets(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+/*
+ * A family the system refuses is an answer, and cached: on a host without
+ * IPv6 the probes are not made again on every call.  Check runs each test
+ * in its own process, so the filter dies with it.
+ */
+START_TEST(test_refused_family_is_an_answer)
+{
+	unsigned int all = dgb_caps();
+
+	dgb_caps_reset();
+	ck_assert_msg(refuse_ipv6_sockets(), "seccomp filter: %s", strerror(errno));
+	ck_assert_uint_eq(dgb_caps(), all & ~DGB_CAP_IPV6_RECVPKTINFO);
+	ck_assert_uint_eq(dgb_caps_known(), SYSCALL_CAPS | OPTION_CAPS);
+}
+END_TEST
+#endif
+
 Suite *suite_probe(void)
 {
 	Suite *s = suite_create("probe");
@@ -333,6 +391,12 @@ Suite *suite_probe(void)
 	tcase_add_test(tc, test_gso_gro_match_kernel);
 	tcase_add_test(tc, test_probe_at_fd_limit);
 	tcase_add_test(tc, test_learn_fd_at_fd_limit);
+	tcase_add_test(tc, test_syscalls_probed_alone);
+#if defined(__x86_64__)
+	tcase_add_test(tc, test_refused_family_is_an_answer);
+#else
+	fprintf(stderr, "SKIP test_refused_family_is_an_answer: the seccomp filter is written for x86_64\n");
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

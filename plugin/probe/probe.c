@@ -113,56 +113,76 @@ static int sockopt_accepted(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value)) == 0;
 }
 
-/* The system calls, asked with fd -1: EBADF means the kernel has the call. */
+/*
+ * The system calls, asked with fd -1: the kernel looks the descriptor up
+ * first and answers EBADF when it has the call.  Anything else (ENOSYS
+ * from an old kernel, EPERM or ENOSYS from a seccomp filter) means the
+ * call is not to be used.
+ */
 static unsigned int probe_syscalls(void)
 {
 	unsigned int caps = 0;
 
 #ifdef HAVE_SENDMMSG
-	if (sendmmsg(-1, NULL, 0, 0) == 0 || errno != ENOSYS)
+	if (sendmmsg(-1, NULL, 0, 0) < 0 && errno == EBADF)
 		caps |= DGB_CAP_SENDMMSG;
 #endif
 #ifdef HAVE_RECVMMSG
-	if (recvmmsg(-1, NULL, 0, MSG_DONTWAIT, NULL) == 0 || errno != ENOSYS)
+	if (recvmmsg(-1, NULL, 0, MSG_DONTWAIT, NULL) < 0 && errno == EBADF)
 		caps |= DGB_CAP_RECVMMSG;
 #endif
 	return caps;
 }
 
 /*
+ * A throw-away UDP socket of a family, or -1.  *final says whether a
+ * failure is the system's answer (the family or UDP is not there, or not
+ * allowed) rather than a passing want of resources (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM), after which the probe is tried again later.
+ */
+static int probe_socket(int family, int *final)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	*final = fd >= 0 || (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+			     errno != ENOMEM);
+	return fd;
+}
+
+/*
  * The socket options, on throw-away sockets of each family; *known gets the
- * capabilities that could be asked.  Setting an option on a socket about to
- * be closed is harmless.
+ * capabilities that were answered, by the kernel or by a final refusal of
+ * the socket.  Setting an option on a socket about to be closed is
+ * harmless.
  */
 static unsigned int probe_options(unsigned int *known)
 {
 	unsigned int caps = 0;
-	int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int final4, final6;
+	int fd4 = probe_socket(AF_INET, &final4);
+	int fd6 = probe_socket(AF_INET6, &final6);
 	int fd = fd4 >= 0 ? fd4 : fd6;
 
 	*known = 0;
-	if (fd4 >= 0) {
+	if (final4)
 		*known |= DGB_CAP_IP_PKTINFO;
-#if HAVE_DECL_IP_PKTINFO
-		if (sockopt_accepted(fd4, IPPROTO_IP, IP_PKTINFO, 1))
-			caps |= DGB_CAP_IP_PKTINFO;
-#endif
-	}
-	if (fd6 >= 0) {
+	if (final6)
 		*known |= DGB_CAP_IPV6_RECVPKTINFO;
-#if HAVE_DECL_IPV6_RECVPKTINFO && HAVE_DECL_IPV6_PKTINFO
-		if (sockopt_accepted(fd6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1))
-			caps |= DGB_CAP_IPV6_RECVPKTINFO;
+#if HAVE_DECL_IP_PKTINFO
+	if (fd4 >= 0 && sockopt_accepted(fd4, IPPROTO_IP, IP_PKTINFO, 1))
+		caps |= DGB_CAP_IP_PKTINFO;
 #endif
-	}
-	if (fd >= 0) {
+#if HAVE_DECL_IPV6_RECVPKTINFO && HAVE_DECL_IPV6_PKTINFO
+	if (fd6 >= 0 && sockopt_accepted(fd6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1))
+		caps |= DGB_CAP_IPV6_RECVPKTINFO;
+#endif
+	/* UDP's own options: any family answers, and no family is an answer too. */
+	if (fd >= 0 || (final4 && final6))
 		*known |= DGB_CAP_UDP_SEGMENT | DGB_CAP_UDP_GRO;
-		if (sockopt_accepted(fd, SOL_UDP, UDP_SEGMENT, 1200))
-			caps |= DGB_CAP_UDP_SEGMENT;
-		if (sockopt_accepted(fd, SOL_UDP, UDP_GRO, 1))
-			caps |= DGB_CAP_UDP_GRO;
-	}
+	if (fd >= 0 && sockopt_accepted(fd, SOL_UDP, UDP_SEGMENT, 1200))
+		caps |= DGB_CAP_UDP_SEGMENT;
+	if (fd >= 0 && sockopt_accepted(fd, SOL_UDP, UDP_GRO, 1))
+		caps |= DGB_CAP_UDP_GRO;
 	if (fd4 >= 0)
 		close(fd4);
 	if (fd6 >= 0)
@@ -237,38 +257,52 @@ void dgb_caps_learn_fd(int fd)
 	caps_learn(known, caps);
 }
 
-unsigned int dgb_caps(void)
+unsigned int dgb_caps_for(unsigned int want)
 {
 	unsigned int v = atomic_load_explicit(&caps_cache, memory_order_relaxed);
+	unsigned int had = v >> KNOWN_SHIFT;
 
-	if ((v >> KNOWN_SHIFT) != ALL_CAPS) {
+	want &= ALL_CAPS;
+	if ((had & want) != want) {
 		/*
-		 * Two threads may probe at once; both reach the same answers,
-		 * so the race costs a few syscalls and nothing else.  What a
-		 * build lacks or the environment disables is known at once.
+		 * Only what is asked for and not known is probed: the system
+		 * calls need no socket, so the data path never opens one.  Two
+		 * threads may probe at once; both reach the same answers, so
+		 * the race costs a few syscalls and nothing else.  What a build
+		 * lacks or the environment disables is known at once.
 		 */
 		unsigned int off = ~dgb_caps_built() | caps_disabled();
 		unsigned int known = off & ALL_CAPS, caps = 0, opt_known;
-		unsigned int had = v >> KNOWN_SHIFT;
+		unsigned int missing = want & ~(had | known);
 
-		if (SYSCALL_CAPS & ~(had | known)) {
+		if (missing & SYSCALL_CAPS) {
 			known |= SYSCALL_CAPS;
 			caps |= probe_syscalls();
 		}
-		if (OPTION_CAPS & ~(had | known)) {
+		if (missing & OPTION_CAPS) {
 			caps |= probe_options(&opt_known);
 			known |= opt_known;
 		}
 		v = caps_learn(known, caps & ~off);
 	}
-	return v & ALL_CAPS;
+	return v & want;
+}
+
+unsigned int dgb_caps(void)
+{
+	return dgb_caps_for(ALL_CAPS);
 }
 
 void dgb_caps_revoke(unsigned int cap)
 {
-	(void)dgb_caps();
+	(void)dgb_caps_for(cap);
 	caps_learn(cap & ALL_CAPS, 0);
 	atomic_fetch_and(&caps_cache, ~(cap & ALL_CAPS));
+}
+
+unsigned int dgb_caps_known(void)
+{
+	return atomic_load(&caps_cache) >> KNOWN_SHIFT;
 }
 
 void dgb_caps_reset(void)

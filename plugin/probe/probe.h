@@ -9,14 +9,17 @@
  * the running kernel accepts it (decided at run time, then cached in an
  * atomic, so a probe costs a few syscalls once per process).
  *
- * Only an answer the kernel gave is cached, never a failure to ask.  The
+ * Only an answer the system gave is cached, never a failure to ask.  The
  * system-call probes need no socket: they call with a descriptor of -1,
- * which the kernel refuses with EBADF when it has the call and ENOSYS when
- * it does not (or a seccomp filter forbids it).  The socket-option probes
- * need a socket: they open throw-away ones, and when that fails (at the fd
- * limit, in a sandbox without socket()) they report "not usable" this time
- * and try again next time, or learn from a socket the caller already has
- * (dgb_caps_learn_fd), without changing it.
+ * which the kernel refuses with EBADF when it has the call, and with
+ * ENOSYS when it does not (a seccomp filter answers ENOSYS or EPERM).  The
+ * socket-option probes need a socket: they open throw-away ones.  A family
+ * or protocol that is missing or forbidden is an answer; a passing want of
+ * resources (at the fd limit, say) is not: the probe reports "not usable"
+ * this time and tries again when asked again, or learns from a socket the
+ * caller already has (dgb_caps_learn_fd), without changing it.  A question
+ * about some capabilities probes only those, so the data path, which asks
+ * about the system calls, never opens a socket.
  *
  * DGRAMBATCH_CAPS_DISABLE, a comma-separated list of capability names (or
  * "all"), switches capabilities off as if the kernel lacked them.  The tests
@@ -42,9 +45,12 @@ unsigned int dgb_caps_built(void);
 /* Capabilities usable now: built, accepted by the kernel, not disabled. */
 unsigned int dgb_caps(void);
 
+/* Those of the capabilities in want that are usable now; probes only those. */
+unsigned int dgb_caps_for(unsigned int want);
+
 static inline int dgb_cap_usable(unsigned int cap)
 {
-	return (dgb_caps() & cap) == cap;
+	return dgb_caps_for(cap) == cap;
 }
 
 /*
@@ -65,5 +71,8 @@ const char *dgb_cap_name(unsigned int cap);
 
 /* Drop the cached answer; the next dgb_caps() probes again (tests only). */
 void dgb_caps_reset(void);
+
+/* The capabilities whose answer is cached, usable or not (tests only). */
+unsigned int dgb_caps_known(void);
 
 #endif /* DGB_PROBE_H */
