@@ -166,7 +166,8 @@ typedef struct dgb_poll_descriptor_st {
  * binary works on every libcrypto.so.3:
  *
  *  - where the running libcrypto has BIO_sendmmsg()/BIO_recvmmsg() (3.2+),
- *    DGB_sendmmsg()/DGB_recvmmsg() call them (looked up once, by name);
+ *    DGB_sendmmsg()/DGB_recvmmsg() call them (looked up once, by name, in
+ *    the libcrypto.so.3 the program has loaded);
  *  - before 3.2, they reach the module's BIO through a private BIO_ctrl;
  *  - on any other datagram socket BIO (OpenSSL's own, say) they call
  *    sendmsg(2)/recvmsg(2) on its socket, one datagram at a time, without
@@ -300,27 +301,40 @@ static inline void dgb_raise_errno_(int err)
 typedef int dgb_mmsg_fn_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 			 uint64_t flags, size_t *msgs_processed);
 
+#define dgb_str_(x) #x
+#define dgb_xstr_(x) dgb_str_(x)
+
 /*
  * BIO_sendmmsg (send) or BIO_recvmmsg of the running libcrypto, or NULL
- * before 3.2; looked up once in the program's global scope.
+ * before 3.2.  Looked up once, by name, in the libcrypto.so.3 the program
+ * has loaded (found by its soname, never loaded by this), not in the global
+ * scope, which a program with a second libcrypto may fill with another
+ * library's functions.  A program linked with a static libcrypto finds
+ * none, and takes the paths below, which lose nothing.
  */
 static inline dgb_mmsg_fn_ *dgb_native_mmsg_(int send)
 {
 	/* Per translation unit; a miss is cached as the slot's own address. */
 	static void *slot[2];
-	void *fn = __atomic_load_n(&slot[send], __ATOMIC_ACQUIRE);
+	void *sym = __atomic_load_n(&slot[send], __ATOMIC_ACQUIRE);
+	dgb_mmsg_fn_ *fn;
 
-	if (fn == NULL) {
-		void *h = dlopen(NULL, RTLD_LAZY);
+	if (sym == NULL) {
+		void *h = dlopen("libcrypto.so." dgb_xstr_(OPENSSL_SHLIB_VERSION),
+				 RTLD_LAZY | RTLD_NOLOAD);
 
-		fn = h != NULL ? dlsym(h, send ? "BIO_sendmmsg" : "BIO_recvmmsg") : NULL;
+		sym = h != NULL ? dlsym(h, send ? "BIO_sendmmsg" : "BIO_recvmmsg") : NULL;
 		if (h != NULL)
 			dlclose(h);
-		if (fn == NULL)
-			fn = &slot[send];
-		__atomic_store_n(&slot[send], fn, __ATOMIC_RELEASE);
+		if (sym == NULL)
+			sym = &slot[send];
+		__atomic_store_n(&slot[send], sym, __ATOMIC_RELEASE);
 	}
-	return fn == (void *)&slot[send] ? NULL : (dgb_mmsg_fn_ *)fn;
+	if (sym == (void *)&slot[send])
+		return NULL;
+	/* ISO C has no conversion from object to function pointer; POSIX's dlsym needs one. */
+	memcpy(&fn, &sym, sizeof(fn));
+	return fn;
 }
 
 /*

@@ -25,6 +25,7 @@
 
 #include <linux/net_tstamp.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "dgrambatch.h"
@@ -1213,6 +1214,63 @@ START_TEST(test_truncation)
 END_TEST
 
 /* The header's identification of the module's BIO. */
+/*
+ * The header's path follows the running libcrypto: BIO_sendmmsg and
+ * BIO_recvmmsg, found by name at run time, where it has them (the BIO's
+ * callback sees BIO_CB_SENDMMSG/RECVMMSG), the private controls before
+ * (BIO_CB_CTRL).  A lookup that missed would still move the datagrams, by
+ * the private controls; only this tells.
+ */
+#define CB_CTRL 0x06
+#define CB_RECVMMSG 0x07
+#define CB_SENDMMSG 0x08
+
+static long seen_opers;
+
+static long note_oper(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+		      int ret, size_t *processed)
+{
+	if (oper == CB_SENDMMSG || oper == CB_RECVMMSG || oper == CB_CTRL)
+		seen_opers |= 1L << oper;
+	return ret;
+}
+
+START_TEST(test_header_path_follows_running_libcrypto)
+{
+	const BIO_METHOD *m = method_in_mode(0);
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba, *bb;
+	BIO_ADDR *to = addr_of(&b);
+	char buf[8];
+	DGB_MSG msg = { "native", 6, NULL, NULL, 0 };
+	size_t done = 0;
+	int native = OpenSSL_version_num() >= 0x30200000L;
+
+	ck_assert_ptr_nonnull(m);
+	ba = bio_on(fa);
+	bb = bio_on(fb);
+	msg.peer = to;
+	BIO_set_callback_ex(ba, note_oper);
+	BIO_set_callback_ex(bb, note_oper);
+	seen_opers = 0;
+	ck_assert_int_eq(DGB_sendmmsg(ba, &msg, sizeof(msg), 1, 0, &done), 1);
+	ck_assert_uint_eq(done, 1);
+	ck_assert_int_eq(seen_opers, native ? 1L << CB_SENDMMSG : 1L << CB_CTRL);
+	seen_opers = 0;
+	msg.data = buf;
+	msg.data_len = sizeof(buf);
+	msg.peer = NULL;
+	ck_assert_int_eq(DGB_recvmmsg(bb, &msg, sizeof(msg), 1, 0, &done), 1);
+	ck_assert_uint_eq(done, 1);
+	ck_assert_mem_eq(buf, "native", 6);
+	ck_assert_int_eq(seen_opers, native ? 1L << CB_RECVMMSG : 1L << CB_CTRL);
+	BIO_ADDR_free(to);
+	BIO_free(ba);
+	BIO_free(bb);
+}
+END_TEST
+
 START_TEST(test_is_dgrambatch)
 {
 	BIO *mine = BIO_new(method_in_mode(0)), *theirs = BIO_new(BIO_s_datagram());
@@ -1618,6 +1676,7 @@ Suite *suite_mmsg(void)
 	tcase_add_loop_test(tc, test_peek_mode, 0, 2);
 	tcase_add_loop_test(tc, test_truncation, 0, 2);
 	tcase_add_test(tc, test_is_dgrambatch);
+	tcase_add_test(tc, test_header_path_follows_running_libcrypto);
 	tcase_add_test(tc, test_errno_tables_agree);
 	tcase_add_test(tc, test_filter_bio_not_bypassed);
 	tcase_add_loop_test(tc, test_tcp_fd_no_sigpipe, 0, 2);
