@@ -10,7 +10,10 @@
 #      make check under OpenSSL 3.5's libraries, openssl command and QUIC
 #      test programs, QUIC included;
 #   6. cross: stage 2's build (made with OpenSSL 3.5) runs its make check
-#      under the system OpenSSL 3.0's libraries and openssl command.
+#      under the system OpenSSL 3.0's libraries and openssl command;
+#   7. and 8. cross: the sanitizer builds of stages 3 and 4 run under the
+#      system OpenSSL 3.0, where the batched calls take the header's
+#      private controls and socket-level fallback.
 # One build serves every libcrypto.so.3; the cross stages hold it to that.
 set -euo pipefail
 
@@ -98,16 +101,15 @@ stage_check35() {
 	return "$rc"
 }
 
-stage_sanitizers() {
-	local dir
-	local rc=0
-	dir=$(bash "$top/scripts/build.sh" openssl-3.5-sanitizers \
-		--with-openssl="$ossl35" --enable-sanitizers) || return 1
+# sanitized_check DIR [MAKE-ARGS...]: make check in an ASan+UBSan build,
+# where a sanitizer report fails the run even where a test survived it.
+sanitized_check() {
+	local dir=$1 rc=0
+	shift
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		check_in "$dir" check || rc=1
+		check_in "$dir" check "$@" || rc=1
 	report "$dir"
-	# A sanitizer report fails the run even where a test survived it.
 	if grep -lE '^(==[0-9]+==ERROR: |SUMMARY: (Address|Undefined|Leak)Sanitizer|.*runtime error: )' \
 		"$dir"/tests/*.log 2>/dev/null; then
 		echo "sanitizer reports found in the logs above"
@@ -116,25 +118,38 @@ stage_sanitizers() {
 	return "$rc"
 }
 
-# Only the threaded suite runs under TSan: the rest is single-threaded and
-# covered by the stages above.
-stage_tsan() {
-	local dir
-	local rc=0
-	dir=$(bash "$top/scripts/build.sh" openssl-3.5-tsan \
-		--with-openssl="$ossl35" --enable-sanitizers=thread) || return 1
+# tsan_check DIR [MAKE-ARGS...]: the threaded suite in a TSan build, where a
+# TSan warning fails the run even where the test survived it.  Only the
+# threaded suite runs under TSan: the rest is single-threaded and covered
+# by the other stages.
+tsan_check() {
+	local dir=$1 rc=0
+	shift
 	CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		make -C "$dir" -j"$(nproc)" check TESTS=tests/dgb_check || rc=1
+		make -C "$dir" -j"$(nproc)" check TESTS=tests/dgb_check "$@" || rc=1
 	if [ "$rc" -ne 0 ]; then
 		find "$dir" -name test-suite.log -exec cat {} + 2>/dev/null || true
 	fi
 	report "$dir"
-	# A TSan warning fails the run even where the test survived it.
 	if grep -l 'WARNING: ThreadSanitizer' "$dir"/tests/*.log 2>/dev/null; then
 		echo "ThreadSanitizer warnings found in the logs above"
 		rc=1
 	fi
 	return "$rc"
+}
+
+stage_sanitizers() {
+	local dir
+	dir=$(bash "$top/scripts/build.sh" openssl-3.5-sanitizers \
+		--with-openssl="$ossl35" --enable-sanitizers) || return 1
+	sanitized_check "$dir"
+}
+
+stage_tsan() {
+	local dir
+	dir=$(bash "$top/scripts/build.sh" openssl-3.5-tsan \
+		--with-openssl="$ossl35" --enable-sanitizers=thread) || return 1
+	tsan_check "$dir"
 }
 
 # The system OpenSSL's libraries: LD_LIBRARY_PATH pointing there overrides
@@ -221,12 +236,30 @@ stage_cross_35_on_30() {
 	return "$rc"
 }
 
+# The sanitizer builds of stages 3 and 4 under the system OpenSSL 3.0, where
+# the header's private controls and socket-level fallback carry the batched
+# calls instead of BIO_sendmmsg.
+stage_sanitizers_on_30() {
+	local dir=$top/build/openssl-3.5-sanitizers
+	cross_env "$dir" "$syslib" 3.0 || return 1
+	LD_LIBRARY_PATH=$syslib DGB_EXPECT_OPENSSL=3.0 sanitized_check "$dir" \
+		OPENSSL_BIN="$sysossl" OPENSSL_RUN_LIBDIR= QUIC_SERVER_BIN= QUIC_CLIENT_BIN=
+}
+
+stage_tsan_on_30() {
+	local dir=$top/build/openssl-3.5-tsan
+	cross_env "$dir" "$syslib" 3.0 || return 1
+	LD_LIBRARY_PATH=$syslib tsan_check "$dir"
+}
+
 run "check and distcheck, system OpenSSL $(pkg-config --modversion libcrypto)" stage_distcheck
 run "check, OpenSSL 3.5" stage_check35
 run "check, OpenSSL 3.5, ASan+UBSan" stage_sanitizers
 run "check, OpenSSL 3.5, TSan (threads)" stage_tsan
 run "cross: built on 3.0, run under 3.5" stage_cross_30_on_35
 run "cross: built on 3.5, run under 3.0" stage_cross_35_on_30
+run "cross: ASan+UBSan build, run under 3.0" stage_sanitizers_on_30
+run "cross: TSan build (threads), run under 3.0" stage_tsan_on_30
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then

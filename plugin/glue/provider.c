@@ -169,14 +169,14 @@ static void core_fns_read(struct core_fns *c, const OSSL_DISPATCH *in)
  * provider, which need not be the one the module is linked to.
  */
 static void core_error(const struct core_fns *c, const OSSL_CORE_HANDLE *handle,
-		       const char *fmt, ...)
+		       const char *func, int line, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (c->new_error == NULL || c->set_error_debug == NULL || c->vset_error == NULL)
 		return;
 	c->new_error(handle);
-	c->set_error_debug(handle, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC);
+	c->set_error_debug(handle, OPENSSL_FILE, line, func);
 	va_start(ap, fmt);
 	c->vset_error(handle, DGB_R_FOREIGN_CORE, fmt, ap);
 	va_end(ap);
@@ -193,7 +193,7 @@ static int core_is_own(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
 
 	if (c->get_params == NULL || dgb_ossl_is_own_core((void (*)(void))c->get_params))
 		return 1;
-	core_error(c, handle,
+	core_error(c, handle, OPENSSL_FUNC, OPENSSL_LINE,
 		   "dgrambatch: the OpenSSL loading this provider is not the libcrypto the "
 		   "module is linked to (%s); a program with a static or second libcrypto "
 		   "cannot use it",
