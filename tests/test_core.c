@@ -17,11 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include "testutil.h"
 #include "core/core.h"
@@ -403,73 +399,36 @@ END_TEST
 
 #if defined(__x86_64__)
 /*
- * A seccomp filter that answers ENOSYS to sendmmsg and recvmmsg stands in
- * for a kernel or sandbox without them: the core must notice at run time,
- * revoke the capabilities and deliver the batch through the fallback.
- * Check runs each test in its own process, so the filter dies with it.
+ * A kernel or sandbox without sendmmsg and recvmmsg, made with a seccomp
+ * filter: installed after the first probe, answering ENOSYS (the core must
+ * notice at run time and revoke the calls), or before it, answering ENOSYS
+ * or EPERM (seccomp's usual RET_ERRNO; the probe must find them missing).
+ * Either way the batch goes through sendmsg/recvmsg, whole.
  */
-static int forbid_mmsg(int err)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvmmsg, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned int)err),
-	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+static const struct {
+	int err;
+	int probe_first;
+} sandboxes[] = {
+	{ ENOSYS, 1 },
+	{ ENOSYS, 0 },
+	{ EPERM, 0 },
+};
 
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
-
-START_TEST(test_enosys_fallback)
+START_TEST(test_sandbox_fallback)
 {
+	static const int mmsg[] = { __NR_sendmmsg, __NR_recvmmsg };
+	const unsigned int both = DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG;
 	union tu_addr a, b;
 	int fa, fb;
 	struct batch tx, rx;
 
 	tu_caps_disable(NULL);
-	ck_assert_uint_eq(dgb_caps() & (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG),
-			  DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG);
-	ck_assert_msg(forbid_mmsg(ENOSYS), "seccomp filter: %s", strerror(errno));
-	fa = tu_udp_loopback(AF_INET, &a);
-	fb = tu_udp_loopback(AF_INET, &b);
-	batch_init(&tx, 8);
-	batch_init(&rx, 8);
-	batch_fill(&tx, &b);
-	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 8, 0), 8);
-	ck_assert(!(dgb_caps() & DGB_CAP_SENDMMSG));
-	batch_ready(&rx);
-	ck_assert_int_eq(dgb_sock_recvmmsg(fb, rx.m, 8, 0), 8);
-	ck_assert(!(dgb_caps() & DGB_CAP_RECVMMSG));
-	ck_assert_mem_eq(rx.buf[7], "msg 7", 5);
-	batch_free(&tx);
-	batch_free(&rx);
-	close(fa);
-	close(fb);
-}
-END_TEST
-
-/*
- * A sandbox in place before the first probe, answering ENOSYS or EPERM
- * (seccomp's usual RET_ERRNO): the probe must find the calls missing, and
- * the batch goes through sendmsg/recvmsg, whole.
- */
-static const int sandbox_errs[] = { ENOSYS, EPERM };
-
-START_TEST(test_sandbox_before_probe)
-{
-	union tu_addr a, b;
-	int fa, fb;
-	struct batch tx, rx;
-
-	tu_caps_disable(NULL);
-	ck_assert_msg(forbid_mmsg(sandbox_errs[_i]), "seccomp filter: %s", strerror(errno));
-	ck_assert_uint_eq(dgb_caps() & (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG), 0);
+	if (sandboxes[_i].probe_first)
+		ck_assert_uint_eq(dgb_caps() & both, both);
+	ck_assert_msg(tu_forbid_syscalls(mmsg, 2, -1, sandboxes[_i].err), "seccomp filter: %s",
+		      strerror(errno));
+	if (!sandboxes[_i].probe_first)
+		ck_assert_uint_eq(dgb_caps() & both, 0);
 	fa = tu_udp_loopback(AF_INET, &a);
 	fb = tu_udp_loopback(AF_INET, &b);
 	batch_init(&tx, 8);
@@ -478,6 +437,7 @@ START_TEST(test_sandbox_before_probe)
 	ck_assert_int_eq(dgb_sock_sendmmsg(fa, tx.m, 8, 0), 8);
 	batch_ready(&rx);
 	ck_assert_int_eq(dgb_sock_recvmmsg(fb, rx.m, 8, 0), 8);
+	ck_assert_uint_eq(dgb_caps() & both, 0);
 	for (unsigned int i = 0; i < 8; i++) {
 		char want[16];
 
@@ -523,13 +483,12 @@ Suite *suite_core(void)
 	tu_caps_disable(NULL);
 	if ((dgb_caps() & (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG)) ==
 	    (DGB_CAP_SENDMMSG | DGB_CAP_RECVMMSG))
-		tcase_add_test(batch, test_enosys_fallback);
+		tcase_add_loop_test(batch, test_sandbox_fallback, 0,
+				    (int)(sizeof(sandboxes) / sizeof(sandboxes[0])));
 	else
-		fprintf(stderr, "SKIP test_enosys_fallback: no sendmmsg/recvmmsg to take away\n");
-	tcase_add_loop_test(batch, test_sandbox_before_probe, 0, 2);
+		fprintf(stderr, "SKIP test_sandbox_fallback: no sendmmsg/recvmmsg to take away\n");
 #else
-	fprintf(stderr, "SKIP test_enosys_fallback, test_sandbox_before_probe: the seccomp filter "
-			"is written for x86_64\n");
+	fprintf(stderr, "SKIP test_sandbox_fallback: the seccomp filter is written for x86_64\n");
 #endif
 	suite_add_tcase(s, batch);
 	return s;

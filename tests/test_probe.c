@@ -7,15 +7,10 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/udp.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include "testutil.h"
 #include "probe/probe.h"
@@ -325,27 +320,6 @@ START_TEST(test_syscalls_probed_alone)
 END_TEST
 
 #if defined(__x86_64__)
-/* socket(AF_INET6, ...) answers EAFNOSUPPORT, as on a host booted without IPv6. */
-static int refuse_ipv6_sockets(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
-
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
-
 /*
  * A family the system refuses is an answer, and cached: on a host without
  * IPv6 the probes are not made again on every call.  Check runs each test
@@ -355,8 +329,12 @@ START_TEST(test_refused_family_is_an_answer)
 {
 	unsigned int all = dgb_caps();
 
+	static const int sock[] = { __NR_socket };
+
 	dgb_caps_reset();
-	ck_assert_msg(refuse_ipv6_sockets(), "seccomp filter: %s", strerror(errno));
+	/* socket(AF_INET6, ...) answers EAFNOSUPPORT, as on a host booted without IPv6. */
+	ck_assert_msg(tu_forbid_syscalls(sock, 1, AF_INET6, EAFNOSUPPORT), "seccomp filter: %s",
+		      strerror(errno));
 	ck_assert_uint_eq(dgb_caps(), all & ~DGB_CAP_IPV6_RECVPKTINFO);
 	ck_assert_uint_eq(dgb_caps_known(), SYSCALL_CAPS | OPTION_CAPS);
 }

@@ -15,6 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 
@@ -219,3 +225,43 @@ const char *__asan_default_options(void)
 	return "intercept_tls_get_addr=0";
 }
 #endif
+
+int tu_forbid_syscalls(const int *nr, int n, long arg0, int err)
+{
+#if defined(__x86_64__)
+	struct sock_filter f[16];
+	struct sock_fprog prog = { .filter = f };
+	int k = 0;
+
+	if (n < 1 || n > 8) {
+		errno = EINVAL;
+		return 0;
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	/* A match jumps past the other tests and the ALLOW that follows them. */
+	for (int i = 0; i < n; i++)
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)nr[i],
+						      (unsigned char)(n - i), 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	if (arg0 >= 0) {
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						      offsetof(struct seccomp_data, args[0]));
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)arg0,
+						      1, 0);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+					      SECCOMP_RET_ERRNO | ((unsigned int)err & 0xffff));
+	prog.len = (unsigned short)k;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+#else
+	errno = ENOSYS;
+	return 0;
+#endif
+}

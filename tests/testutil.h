@@ -83,6 +83,14 @@ unsigned long tu_alloc_count(void);
 /* A provider's OSSL_PARAM_UNSIGNED_INTEGER parameter (a module counter). */
 uint64_t tu_provider_counter(OSSL_PROVIDER *prov, const char *key);
 
+/*
+ * Make the system calls nr[0..n-1] fail with err in this process from now
+ * on, or only those calls whose first argument is arg0 when arg0 >= 0 (a
+ * seccomp filter; Check runs each test in its own process, so it dies with
+ * the test).  x86_64 only; returns 0 with errno set on failure.
+ */
+int tu_forbid_syscalls(const int *nr, int n, long arg0, int err);
+
 Suite *suite_probe(void);
 Suite *suite_core(void);
 Suite *suite_provider(void);
