@@ -24,8 +24,9 @@
  * The thread-local pointers here use the default TLS model.  The
  * initial-exec model would spare each access a call to __tls_get_addr, but
  * in a module that is dlopen'ed it draws on glibc's small static-TLS
- * surplus, and once that is used up dlopen fails; measured, the call costs
- * nothing visible next to a system call (see the ChangeLog for 0.2.0).
+ * surplus, and once that is used up dlopen fails.  A counted call makes one
+ * access (count_io); measured with callgrind, initial-exec would save 14
+ * instructions of it, about 0.5% of a loopback write and read.
  */
 struct thread_stats {
 	atomic_uint_least64_t v[DGB_NCOUNTERS];
