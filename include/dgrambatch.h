@@ -68,12 +68,24 @@ extern "C" {
 #define DGB_PARAM_NATIVE_MMSG "dgrambatch-native-mmsg"
 /* OSSL_PARAM_UTF8_PTR: the file the module was loaded from. */
 #define DGB_PARAM_MODULE_PATH "dgrambatch-module-path"
+/*
+ * UDP segmentation offload (GSO) on the batched send path: the segmented
+ * sends made, the datagrams they carried, and the segmented sends the
+ * kernel refused, sent again one datagram at a time (counters); the "gso"
+ * setting in force (OSSL_PARAM_UTF8_PTR, "auto" or "off").
+ */
+#define DGB_PARAM_GSO_SENDS "dgrambatch-gso-sends"
+#define DGB_PARAM_GSO_SEGMENTS "dgrambatch-gso-segments"
+#define DGB_PARAM_GSO_FALLBACKS "dgrambatch-gso-fallbacks"
+#define DGB_PARAM_GSO "dgrambatch-gso"
 
 /*
  * Keys of the provider's section in openssl.cnf, next to "module" and
- * "activate":  max_batch = 1..1024 (default 1024).
+ * "activate":  max_batch = 1..1024 (default 1024); gso = auto | off
+ * (default auto: segmented sends where the kernel has them).
  */
 #define DGB_CONF_MAX_BATCH "max_batch"
+#define DGB_CONF_GSO "gso"
 
 /*
  * Datagram BIO controls that OpenSSL 3.2 added.  The module answers them on
@@ -229,6 +241,17 @@ typedef struct dgb_msg_st {
 #define DGB_CTRL_RECVMMSG 0x44474205
 #define DGB_IDENTITY 0x64676231L
 #define DGB_MMSG_ABI 1
+
+/*
+ * UDP GSO on one module BIO: DGB_get_gso() tells whether its batched sends
+ * are segmented (1) or not (0; also for any other BIO); DGB_set_gso() turns
+ * that off (on = 0) or back on (on = 1, where the kernel and configuration
+ * allow it), returning 1 when the BIO is then as asked.
+ */
+#define DGB_CTRL_GET_GSO 0x44474206
+#define DGB_CTRL_SET_GSO 0x44474207
+#define DGB_get_gso(b) ((int)BIO_ctrl((b), DGB_CTRL_GET_GSO, 0, (b)))
+#define DGB_set_gso(b, on) ((int)BIO_ctrl((b), DGB_CTRL_SET_GSO, (on) != 0, (b)))
 
 typedef struct dgb_mmsg_args_st {
 	/* The first four members keep their places in every version. */

@@ -43,7 +43,7 @@ struct batch {
 	BIO_ADDR **local;
 };
 
-static const char *const modes[] = { NULL, "sendmmsg,recvmmsg" };
+static const char *const modes[] = { NULL, "sendmmsg,recvmmsg,udp_segment" };
 
 /* The module, with capability mode _i in force from its first probe. */
 static const BIO_METHOD *method_in_mode(int mode)

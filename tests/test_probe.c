@@ -307,6 +307,22 @@ START_TEST(test_learn_fd_at_fd_limit)
 END_TEST
 
 /*
+ * What DGRAMBATCH_CAPS_DISABLE switches off stays off when the answers are
+ * learnt from a caller's socket.
+ */
+START_TEST(test_learn_fd_keeps_disabled)
+{
+	union tu_addr a;
+	int fa = tu_udp_loopback(AF_INET, &a);
+
+	tu_caps_disable("udp_segment,ip_pktinfo");
+	dgb_caps_learn_fd(fa);
+	ck_assert_uint_eq(dgb_caps() & (DGB_CAP_UDP_SEGMENT | DGB_CAP_IP_PKTINFO), 0);
+	close(fa);
+}
+END_TEST
+
+/*
  * The data path asks whether it may use the system calls, and that opens
  * no socket: the socket options stay unprobed.
  */
@@ -370,6 +386,7 @@ Suite *suite_probe(void)
 	tcase_add_test(tc, test_probe_at_fd_limit);
 	tcase_add_test(tc, test_learn_fd_at_fd_limit);
 	tcase_add_test(tc, test_syscalls_probed_alone);
+	tcase_add_test(tc, test_learn_fd_keeps_disabled);
 #if defined(__x86_64__)
 	tcase_add_test(tc, test_refused_family_is_an_answer);
 #else

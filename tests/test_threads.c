@@ -527,7 +527,7 @@ static void threads_on_one_bio(int fallback)
 		ck_assert_msg(!module_loaded(),
 			      "the module was loaded before this test; its capability probe "
 			      "cannot see DGRAMBATCH_CAPS_DISABLE (run in fork mode)");
-		tu_caps_disable("sendmmsg,recvmmsg");
+		tu_caps_disable("sendmmsg,recvmmsg,udp_segment");
 	}
 	ctx = OSSL_LIB_CTX_new();
 	ck_assert_ptr_nonnull(ctx);

@@ -136,14 +136,14 @@ static const struct {
 };
 
 /*
- * Count one system call that moved n datagrams of `bytes` in all.  The
+ * Count `calls` system calls that moved n datagrams of `bytes` in all.  The
  * thread's block is looked up once: one thread-local access per call.
  */
-static void count_io(enum dir dir, uint64_t n, uint64_t bytes)
+static void count_io(enum dir dir, uint64_t calls, uint64_t n, uint64_t bytes)
 {
 	struct thread_stats *t = stats_self();
 
-	add(t, dir_counters[dir].syscalls, 1);
+	add(t, dir_counters[dir].syscalls, calls);
 	add(t, dir_counters[dir].datagrams, n);
 	add(t, dir_counters[dir].bytes, bytes);
 }
@@ -244,7 +244,7 @@ static ssize_t counted(enum dir dir, ssize_t r)
 		count(dir_counters[dir].syscalls, 1);
 		return fail((int)-r);
 	}
-	count_io(dir, 1, (uint64_t)r);
+	count_io(dir, 1, 1, (uint64_t)r);
 	return r;
 }
 
@@ -264,24 +264,10 @@ ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags)
 }
 
 /*
- * The one-at-a-time fallback keeps sendmmsg(2)'s contract: it stops at the
- * first error and reports it only when nothing was processed.  Each message
- * is counted by dgb_sock_sendmsg/dgb_sock_recvmsg.
+ * The one-at-a-time fallback keeps recvmmsg(2)'s contract: it stops at the
+ * first error and reports it only when nothing was processed.  Each
+ * message is counted by dgb_sock_recvmsg.
  */
-static int send_loop(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		ssize_t r = dgb_sock_sendmsg(fd, &msgs[i].msg_hdr, flags);
-
-		if (r < 0)
-			return i > 0 ? (int)i : (int)r;
-		msgs[i].msg_len = (unsigned int)r;
-	}
-	return (int)i;
-}
-
 static int recv_loop(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	unsigned int i;
@@ -313,17 +299,125 @@ static uint64_t sum_len(const struct mmsghdr *msgs, int n)
 }
 
 /*
- * One message goes through sendmsg/recvmsg: the same result, and a shorter
- * path through the kernel than a vector of one.
+ * Send entries [0, n): one sendmsg for one entry (the same result, and a
+ * shorter path through the kernel than a vector of one), else sendmmsg, or
+ * one sendmsg per entry where sendmmsg is missing from the build, absent
+ * from the kernel (ENOSYS) or disabled.  Returns the entries sent or
+ * -errno when none was; *calls gets the system calls made.
  */
-static int send_one(int fd, struct mmsghdr *m, int flags)
+static int send_entries(int fd, struct mmsghdr *e, unsigned int n, int flags,
+			unsigned int *calls)
 {
-	ssize_t r = dgb_sock_sendmsg(fd, &m->msg_hdr, flags);
+	unsigned int i;
 
-	if (r < 0)
-		return (int)r;
-	m->msg_len = (unsigned int)r;
-	return 1;
+	*calls = 0;
+#ifdef HAVE_SENDMMSG
+	if (n > 1 && dgb_cap_usable(DGB_CAP_SENDMMSG)) {
+		int r = (int)sys_result(sendmmsg(fd, e, n, flags));
+
+		*calls = 1;
+		if (r != -ENOSYS)
+			return r;
+		dgb_caps_revoke(DGB_CAP_SENDMMSG);
+	}
+#endif
+	if (n > 1)
+		count(DGB_FALLBACK_BATCHES, 1);
+	for (i = 0; i < n; i++) {
+		ssize_t r = sys_result(sendmsg(fd, &e[i].msg_hdr, flags));
+
+		++*calls;
+		if (r < 0)
+			return i > 0 ? (int)i : (int)r;
+		e[i].msg_len = (unsigned int)r;
+	}
+	return (int)i;
+}
+
+/*
+ * The errors with which the kernel refuses a segmented send that the same
+ * datagrams sent one by one may not meet: no checksum offload on the
+ * device (EIO), a segment larger than the route allows or more segments
+ * than the kernel takes (EINVAL), segmentation unsupported (EOPNOTSUPP,
+ * ENOPROTOOPT), a whole too large (EMSGSIZE).  Each is returned before
+ * anything is queued.  ENOBUFS is not among them: with IP_RECVERR the
+ * kernel returns it also for a datagram it queued, and sending that group
+ * again could send it twice.
+ */
+static int gso_refused(int err)
+{
+	return err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT ||
+	       err == EMSGSIZE;
+}
+
+/*
+ * Entry e, a segmented send the kernel refused with err, sent again one
+ * datagram at a time, in order, stopping at the first error.  Its control
+ * messages end with UDP_SEGMENT, which is left off.  Where the datagrams go
+ * out alone the fault was segmentation's: it is counted, and turned off for
+ * the socket unless only the size was at fault (EMSGSIZE).  Returns the
+ * datagrams sent, or -errno of the first when none was.
+ */
+static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int flags,
+		       struct dgb_sock_tx *tx, int err, unsigned int calls)
+{
+	struct msghdr one = e->msg_hdr;
+	uint64_t bytes = 0;
+	unsigned int k;
+	ssize_t r = 0;
+
+	one.msg_iovlen = 1;
+	one.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
+	if (one.msg_controllen == 0)
+		one.msg_control = NULL;
+	for (k = 0; k < nseg; k++) {
+		one.msg_iov = &e->msg_hdr.msg_iov[k];
+		r = sys_result(sendmsg(fd, &one, flags));
+		calls++;
+		if (r < 0)
+			break;
+		bytes += (uint64_t)r;
+	}
+	count_io(TX, calls, k, bytes);
+	if (k == 0)
+		return fail((int)-r);
+	count(DGB_GSO_FALLBACKS, 1);
+	if (err != EMSGSIZE && tx != NULL)
+		atomic_store_explicit(&tx->gso, 0, memory_order_relaxed);
+	return (int)k;
+}
+
+int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
+		  struct dgb_sock_tx *tx)
+{
+	unsigned int calls, datagrams = 0, gso_sends = 0, gso_segs = 0;
+	int r;
+
+	if (n > DGB_MAX_BATCH)
+		n = DGB_MAX_BATCH;
+	r = send_entries(fd, e, n, flags, &calls);
+	if (r < 0 && segs != NULL && segs[0] > 1 && gso_refused(-r))
+		return send_singly(fd, e, segs[0], flags, tx, -r, calls);
+	for (int i = 0; i < r; i++) {
+		unsigned int k = segs != NULL ? segs[i] : 1;
+
+		datagrams += k;
+		if (k > 1) {
+			gso_sends++;
+			gso_segs += k;
+		}
+	}
+	count_io(TX, calls, datagrams, r > 0 ? sum_len(e, r) : 0);
+	if (gso_sends > 0) {
+		count(DGB_GSO_SENDS, gso_sends);
+		count(DGB_GSO_SEGMENTS, gso_segs);
+	}
+	return r < 0 ? fail(-r) : (int)datagrams;
+}
+
+int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+	return dgb_sock_send(fd, msgs, n, NULL, flags, NULL);
 }
 
 static int recv_one(int fd, struct mmsghdr *m, int flags)
@@ -334,30 +428,6 @@ static int recv_one(int fd, struct mmsghdr *m, int flags)
 		return (int)r;
 	m->msg_len = (unsigned int)r;
 	return 1;
-}
-
-int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
-{
-	if (n == 1)
-		return send_one(fd, msgs, flags);
-	if (n > DGB_MAX_BATCH)
-		n = DGB_MAX_BATCH;
-#ifdef HAVE_SENDMMSG
-	if (dgb_cap_usable(DGB_CAP_SENDMMSG)) {
-		int r = (int)sys_result(sendmmsg(fd, msgs, n, flags));
-
-		if (r >= 0) {
-			count_io(TX, (uint64_t)r, sum_len(msgs, r));
-			return r;
-		}
-		count(DGB_TX_SYSCALLS, 1);
-		if (r != -ENOSYS)
-			return fail(-r);
-		dgb_caps_revoke(DGB_CAP_SENDMMSG);
-	}
-#endif
-	count(DGB_FALLBACK_BATCHES, 1);
-	return send_loop(fd, msgs, n, flags);
 }
 
 int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
@@ -371,7 +441,7 @@ int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		int r = (int)sys_result(recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL));
 
 		if (r >= 0) {
-			count_io(RX, (uint64_t)r, sum_len(msgs, r));
+			count_io(RX, 1, (uint64_t)r, sum_len(msgs, r));
 			return r;
 		}
 		count(DGB_RX_SYSCALLS, 1);

@@ -83,6 +83,11 @@ enum dgb_counter {
 	DGB_ICMP_ERRORS,
 	/* Batches that went one datagram at a time (no sendmmsg/recvmmsg). */
 	DGB_FALLBACK_BATCHES,
+	/* Segmented sends (UDP_SEGMENT), and the datagrams they carried. */
+	DGB_GSO_SENDS,
+	DGB_GSO_SEGMENTS,
+	/* Segmented sends the kernel refused, sent again one datagram at a time. */
+	DGB_GSO_FALLBACKS,
 	DGB_NCOUNTERS
 };
 
@@ -104,13 +109,49 @@ ssize_t dgb_sock_write(int fd, const void *buf, size_t len);
 ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /*
- * Up to n datagrams (n <= DGB_MAX_BATCH) with sendmmsg(2)/recvmmsg(2), or a
- * sendmsg/recvmsg loop with the same results where those are missing from
- * the build, absent from the kernel (ENOSYS) or disabled for testing.
- * Returns the number of messages processed, each with msg_len set, or
- * -errno when none was.  As with sendmmsg(2), an error after the first
- * message ends the batch and is not reported: the caller resumes from the
- * first unprocessed message and meets the error then, if it persists.
+ * UDP generic segmentation offload (GSO): one send of up to
+ * DGB_GSO_MAX_SEGMENTS datagrams of one size (the last may be shorter), at
+ * most DGB_GSO_MAX_BYTES in all, that the kernel cuts into datagrams.  Every
+ * kernel with UDP_SEGMENT takes 64 segments (newer ones 128, which cannot be
+ * asked); the bytes are what one IPv4 datagram can carry.
+ */
+#define DGB_GSO_MAX_SEGMENTS 64
+#define DGB_GSO_MAX_BYTES 65507
+
+/*
+ * What the core keeps for one socket that sends: whether segmented sends
+ * are in use.  The glue keeps it with its socket and sets it; the core turns
+ * it off when the kernel refuses segmentation for the socket's route or
+ * device.  Concurrent senders may share it.
+ */
+struct dgb_sock_tx {
+	atomic_int gso;
+};
+
+/*
+ * Up to n entries (n <= DGB_MAX_BATCH) with sendmmsg(2), or a sendmsg loop
+ * with the same results where sendmmsg is missing from the build, absent
+ * from the kernel (ENOSYS) or disabled for testing.  segs[i] is the number
+ * of datagrams entry i carries: 1, or 2 and more for a segmented send,
+ * whose control messages end with UDP_SEGMENT (segs NULL: all 1).  Returns
+ * the number of datagrams processed, or -errno when none was.
+ *
+ * As with sendmmsg(2), an error after the first entry ends the call and is
+ * not reported: the caller resumes from the first unprocessed datagram and
+ * meets the error then, if it persists.  When the kernel refuses the first
+ * entry's segmentation (EIO, EINVAL, EOPNOTSUPP, ENOPROTOOPT, EMSGSIZE;
+ * nothing was sent), its datagrams are sent one by one in the same call;
+ * where that works, the fallback is counted and, unless only the size was
+ * at fault (EMSGSIZE), tx->gso is turned off.  No datagram is sent twice.
+ */
+int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
+		  struct dgb_sock_tx *tx);
+
+/*
+ * dgb_sock_send() of single datagrams, and its receiving twin: up to n
+ * datagrams with recvmmsg(2) (MSG_WAITFORONE: a blocking socket waits for
+ * the first only), or a recvmsg loop.  Returns the number of messages
+ * processed, each with msg_len set, or -errno when none was.
  */
 int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
@@ -136,6 +177,8 @@ int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
  */
 struct dgb_batch {
 	struct mmsghdr mh[DGB_MAX_BATCH];
+	/* The datagrams each entry of mh carries (segmented sends: 2 and more). */
+	uint16_t segs[DGB_MAX_BATCH];
 	struct iovec iov[DGB_MAX_BATCH];
 	struct sockaddr_in6 name[DGB_MAX_BATCH];
 	union {

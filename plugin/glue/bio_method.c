@@ -128,6 +128,22 @@ static int enable_local_addr(struct dgb_bio *d, int enable)
 	}
 }
 
+/*
+ * Whether this BIO's socket can send segmented: UDP, IPv4 or IPv6, a
+ * kernel with UDP_SEGMENT (DGRAMBATCH_CAPS_DISABLE=udp_segment says no),
+ * and a configuration that allows it (gso = auto).
+ */
+static int gso_possible(const struct dgb_bio *d)
+{
+	int proto = 0;
+	socklen_t len = sizeof(proto);
+
+	return dgb_gso_allowed() && dgb_cap_usable(DGB_CAP_UDP_SEGMENT) &&
+	       (d->local.sa.sa_family == AF_INET || d->local.sa.sa_family == AF_INET6) &&
+	       getsockopt(d->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+	       proto == IPPROTO_UDP;
+}
+
 static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
 {
 	union dgb_addr a;
@@ -151,6 +167,7 @@ static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
 		d->local_addr_enabled = 0;
 	/* Socket-option probes still open are answered from this socket. */
 	dgb_caps_learn_fd(d->fd);
+	atomic_store(&d->tx.gso, gso_possible(d));
 	return 1;
 }
 
@@ -687,6 +704,13 @@ static long ctrl_private(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr
 	switch (cmd) {
 	case DGB_CTRL_IDENTIFY:
 		return ptr == b ? DGB_IDENTITY : 0;
+	case DGB_CTRL_GET_GSO:
+		return ptr == b && atomic_load(&d->tx.gso);
+	case DGB_CTRL_SET_GSO:
+		if (ptr != b || (num && !gso_possible(d)))
+			return 0;
+		atomic_store(&d->tx.gso, num != 0);
+		return 1;
 	case DGB_CTRL_SENDMMSG:
 	case DGB_CTRL_RECVMMSG:
 		return mmsg_v1(b, cmd == DGB_CTRL_SENDMMSG, ptr);

@@ -18,6 +18,7 @@
 #include <openssl/bio.h>
 
 #include "addr.h"
+#include "core/core.h"
 
 
 struct dgb_bio {
@@ -46,6 +47,8 @@ struct dgb_bio {
 	 * else in the BIO is written on the batched paths.
 	 */
 	atomic_flag peer_lock;
+	/* Segmented sends (UDP GSO) on or off for this socket; see core.h. */
+	struct dgb_sock_tx tx;
 };
 
 

@@ -32,4 +32,11 @@ int dgb_bio_native_mmsg(void);
 unsigned int dgb_batch_limit(void);
 void dgb_set_batch_limit(unsigned int limit);
 
+/*
+ * Whether the module's BIOs may use UDP GSO where the kernel has it: the
+ * provider's "gso" key (auto: yes, off: no); process-wide, like the method.
+ */
+int dgb_gso_allowed(void);
+void dgb_set_gso_allowed(int allowed);
+
 #endif /* DGB_GLUE_H */

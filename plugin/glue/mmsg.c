@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <openssl/bio.h>
@@ -41,12 +42,31 @@
 #include "addr.h"
 #include "dgram.h"
 
+/* The kernel's numbers, for C libraries that lack them (see probe.c). */
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
 #define MSG_N(base, stride, i) ((DGB_MSG *)((char *)(base) + (i) * (stride)))
 
 _Static_assert(DGB_MAX_MSGS == DGB_MAX_BATCH,
 	       "dgrambatch.h promises the kernel's UIO_MAXIOV as DGB_MAX_MSGS");
 
 static atomic_uint batch_limit = DGB_MAX_BATCH;
+static atomic_int gso_allowed = 1;
+
+int dgb_gso_allowed(void)
+{
+	return atomic_load_explicit(&gso_allowed, memory_order_relaxed);
+}
+
+void dgb_set_gso_allowed(int allowed)
+{
+	atomic_store_explicit(&gso_allowed, allowed != 0, memory_order_relaxed);
+}
 
 unsigned int dgb_batch_limit(void)
 {
@@ -131,18 +151,21 @@ static socklen_t name_len(const struct dgb_bio *d)
 	}
 }
 
-/* One control message, the only one, in the message's control buffer ctl. */
+/*
+ * Append a control message to the message's control buffer ctl, whose
+ * msg_controllen says how much of it is in use (0 at first).
+ */
 static void put_cmsg(struct msghdr *mh, void *ctl, int level, int type, const void *data,
 		     size_t len)
 {
-	struct cmsghdr *c = ctl;
+	struct cmsghdr *c = (struct cmsghdr *)((char *)ctl + mh->msg_controllen);
 
 	c->cmsg_level = level;
 	c->cmsg_type = type;
 	c->cmsg_len = CMSG_LEN(len);
 	memcpy(CMSG_DATA(c), data, len);
 	mh->msg_control = ctl;
-	mh->msg_controllen = CMSG_SPACE(len);
+	mh->msg_controllen += CMSG_SPACE(len);
 }
 
 /*
@@ -280,50 +303,138 @@ static struct msghdr *msg_payload(struct dgb_batch *bt, unsigned int i, const DG
 	return mh;
 }
 
+/* Whether two messages' addresses (peer or local, either may be NULL) are one. */
+static int same_addr(const BIO_ADDR *x, const BIO_ADDR *y)
+{
+	const union dgb_addr *a = (const void *)x, *b = (const void *)y;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (a->sa.sa_family != b->sa.sa_family)
+		return 0;
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		return a->s_in.sin_port == b->s_in.sin_port &&
+		       a->s_in.sin_addr.s_addr == b->s_in.sin_addr.s_addr;
+	case AF_INET6:
+		return a->s_in6.sin6_port == b->s_in6.sin6_port &&
+		       a->s_in6.sin6_scope_id == b->s_in6.sin6_scope_id &&
+		       memcmp(&a->s_in6.sin6_addr, &b->s_in6.sin6_addr,
+			      sizeof(a->s_in6.sin6_addr)) == 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * How many messages from first on go out as one segmented send: those
+ * with the first's destination (any, on a connected socket) and local
+ * address, and its length, but for a last one that may be shorter; never a
+ * message of no bytes; within the kernel's limits.  1 when GSO is off.
+ */
+static unsigned int group_size(const struct dgb_bio *d, const void *msg, size_t stride,
+			       unsigned int first, unsigned int n, int gso)
+{
+	const DGB_MSG *m = MSG_N(msg, stride, first);
+	size_t seg = m->data_len, total = seg;
+	unsigned int k = 1;
+
+	if (!gso || seg == 0 || seg > DGB_GSO_MAX_BYTES / 2)
+		return 1;
+	while (first + k < n && k < DGB_GSO_MAX_SEGMENTS) {
+		const DGB_MSG *next = MSG_N(msg, stride, first + k);
+
+		if (next->data_len == 0 || next->data_len > seg ||
+		    total + next->data_len > DGB_GSO_MAX_BYTES ||
+		    (!d->connected && !same_addr(m->peer, next->peer)) ||
+		    !same_addr(m->local, next->local))
+			break;
+		total += next->data_len;
+		k++;
+		if (next->data_len < seg)
+			break;
+	}
+	return k;
+}
+
+/*
+ * Entry j of the batch: messages [first, first + k) in one sendmmsg entry,
+ * their payloads in the callers' buffers, a UDP_SEGMENT control message
+ * (after the local address's, as the core expects) when k > 1.  Returns 0
+ * with an error raised when the local address is refused.
+ */
+static int build_entry(const struct dgb_bio *d, struct dgb_batch *bt, unsigned int j,
+		       const void *msg, size_t stride, unsigned int first, unsigned int k,
+		       socklen_t namelen)
+{
+	const DGB_MSG *m = MSG_N(msg, stride, first);
+	struct msghdr *mh = &bt->mh[j].msg_hdr;
+
+	for (unsigned int t = 0; t < k; t++) {
+		const DGB_MSG *mt = MSG_N(msg, stride, first + t);
+
+		bt->iov[first + t].iov_base = mt->data;
+		bt->iov[first + t].iov_len = mt->data_len;
+	}
+	mh->msg_iov = &bt->iov[first];
+	mh->msg_iovlen = k;
+	mh->msg_flags = 0;
+	/* A BIO_ADDR is a socket address; the kernel reads it in place. */
+	if (m->peer != NULL && namelen != 0) {
+		mh->msg_name = (void *)m->peer;
+		mh->msg_namelen = namelen;
+	} else {
+		mh->msg_name = NULL;
+		mh->msg_namelen = 0;
+	}
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
+	if (m->local != NULL && !pack_local(d, mh, m->local, bt->ctl[j].buf))
+		return 0;
+	if (k > 1) {
+		uint16_t size = (uint16_t)m->data_len;
+
+		put_cmsg(mh, bt->ctl[j].buf, SOL_UDP, UDP_SEGMENT, &size, sizeof(size));
+	}
+	bt->segs[j] = (uint16_t)k;
+	return 1;
+}
+
 int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
 		     size_t *msgs_processed)
 {
 	struct dgb_bio *d = BIO_get_data(b);
 	struct dgb_batch *bt = NULL;
 	long n = batch_start(msg, stride, num_msg, msgs_processed, &bt);
+	int gso = atomic_load_explicit(&d->tx.gso, memory_order_relaxed);
+	unsigned int nent = 0;
 	socklen_t namelen;
 	int r;
 
 	if (n <= 0)
 		return n == 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (!check_msg(d, MSG_N(msg, stride, i), i))
+			return 0;
 	/* Some systems refuse a destination on a connected socket: give none. */
 	namelen = d->connected ? 0 : name_len(d);
-	for (unsigned int i = 0; i < n; i++) {
-		DGB_MSG *m = MSG_N(msg, stride, i);
-		struct msghdr *mh;
+	for (unsigned int i = 0; i < n; nent++) {
+		unsigned int k = group_size(d, msg, stride, i, (unsigned int)n, gso);
 
-		if (!check_msg(d, m, i))
+		if (!build_entry(d, bt, nent, msg, stride, i, k, namelen))
 			return 0;
-		mh = msg_payload(bt, i, m);
-		/* A BIO_ADDR is a socket address; the kernel reads it in place. */
-		if (m->peer != NULL && namelen != 0) {
-			mh->msg_name = (void *)m->peer;
-			mh->msg_namelen = namelen;
-		} else {
-			mh->msg_name = NULL;
-			mh->msg_namelen = 0;
-		}
-		mh->msg_control = NULL;
-		mh->msg_controllen = 0;
-		if (m->local != NULL && !pack_local(d, mh, m->local, bt->ctl[i].buf))
-			return 0;
+		i += k;
 	}
 
 	/* A TCP fd, or a closed stream, is an error to report, not a SIGPIPE. */
-	r = dgb_sock_sendmmsg(d->fd, bt->mh, (unsigned int)n, MSG_NOSIGNAL);
+	r = dgb_sock_send(d->fd, bt->mh, nent, bt->segs, MSG_NOSIGNAL, &d->tx);
 	if (r < 0) {
 		raise_batch_error(-r);
 		return 0;
 	}
-	for (int i = 0; i < r; i++) {
-		MSG_N(msg, stride, i)->data_len = bt->mh[i].msg_len;
+	/* UDP sends a datagram whole or not at all: data_len stays as it was. */
+	for (int i = 0; i < r; i++)
 		MSG_N(msg, stride, i)->flags = 0;
-	}
 	*msgs_processed = (size_t)r;
 	return 1;
 }

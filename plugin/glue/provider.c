@@ -55,6 +55,10 @@ static const OSSL_PARAM gettable[] = {
 	OSSL_PARAM_uint(DGB_PARAM_MAX_BATCH, NULL),
 	OSSL_PARAM_int(DGB_PARAM_NATIVE_MMSG, NULL),
 	OSSL_PARAM_utf8_ptr(DGB_PARAM_MODULE_PATH, NULL, 0),
+	OSSL_PARAM_uint64(DGB_PARAM_GSO_SENDS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_GSO_SEGMENTS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_GSO_FALLBACKS, NULL),
+	OSSL_PARAM_utf8_ptr(DGB_PARAM_GSO, NULL, 0),
 	OSSL_PARAM_END
 };
 
@@ -87,7 +91,8 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	if (!set_utf8(params, OSSL_PROV_PARAM_NAME, DGB_PROVIDER_NAME) ||
 	    !set_utf8(params, OSSL_PROV_PARAM_VERSION, PACKAGE_VERSION) ||
 	    !set_utf8(params, OSSL_PROV_PARAM_BUILDINFO, BUILDINFO) ||
-	    !set_utf8(params, DGB_PARAM_MODULE_PATH, path != NULL ? path : ""))
+	    !set_utf8(params, DGB_PARAM_MODULE_PATH, path != NULL ? path : "") ||
+	    !set_utf8(params, DGB_PARAM_GSO, dgb_gso_allowed() ? "auto" : "off"))
 		return 0;
 	p = OSSL_PARAM_locate(params, DGB_PARAM_NATIVE_MMSG);
 	if (p != NULL && !OSSL_PARAM_set_int(p, dgb_bio_native_mmsg()))
@@ -108,7 +113,10 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	       set_counter(params, DGB_PARAM_TX_SYSCALLS, DGB_TX_SYSCALLS) &&
 	       set_counter(params, DGB_PARAM_RX_SYSCALLS, DGB_RX_SYSCALLS) &&
 	       set_counter(params, DGB_PARAM_ICMP_ERRORS, DGB_ICMP_ERRORS) &&
-	       set_counter(params, DGB_PARAM_FALLBACK_BATCHES, DGB_FALLBACK_BATCHES);
+	       set_counter(params, DGB_PARAM_FALLBACK_BATCHES, DGB_FALLBACK_BATCHES) &&
+	       set_counter(params, DGB_PARAM_GSO_SENDS, DGB_GSO_SENDS) &&
+	       set_counter(params, DGB_PARAM_GSO_SEGMENTS, DGB_GSO_SEGMENTS) &&
+	       set_counter(params, DGB_PARAM_GSO_FALLBACKS, DGB_GSO_FALLBACKS);
 }
 
 /* No operations: dgrambatch supplies a BIO, not algorithms. */
@@ -206,18 +214,11 @@ static int core_is_own(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
  * A value that does not parse is refused at load time, with an error that
  * names the key and the value, and the provider does not load.
  */
-static int read_config(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
+static int read_max_batch(const char *max_batch)
 {
-	const char *max_batch = NULL;
-	OSSL_PARAM p[] = {
-		OSSL_PARAM_utf8_ptr(DGB_CONF_MAX_BATCH, (char **)&max_batch, 0),
-		OSSL_PARAM_END
-	};
 	unsigned long v;
 	char *end;
 
-	if (c->get_params == NULL || !c->get_params(handle, p) || max_batch == NULL)
-		return 1;
 	errno = 0;
 	v = strtoul(max_batch, &end, 10);
 	if (errno != 0 || end == max_batch || *end != '\0' || max_batch[0] == '-' || v < 1 ||
@@ -229,6 +230,31 @@ static int read_config(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
 	}
 	dgb_set_batch_limit((unsigned int)v);
 	return 1;
+}
+
+static int read_gso(const char *gso)
+{
+	if (strcmp(gso, "auto") != 0 && strcmp(gso, "off") != 0) {
+		ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_CONFIG_DATA,
+			       "dgrambatch: %s = \"%s\": expected auto or off", DGB_CONF_GSO, gso);
+		return 0;
+	}
+	dgb_set_gso_allowed(strcmp(gso, "auto") == 0);
+	return 1;
+}
+
+static int read_config(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
+{
+	const char *max_batch = NULL, *gso = NULL;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_utf8_ptr(DGB_CONF_MAX_BATCH, (char **)&max_batch, 0),
+		OSSL_PARAM_utf8_ptr(DGB_CONF_GSO, (char **)&gso, 0),
+		OSSL_PARAM_END
+	};
+
+	if (c->get_params == NULL || !c->get_params(handle, p))
+		return 1;
+	return (max_batch == NULL || read_max_batch(max_batch)) && (gso == NULL || read_gso(gso));
 }
 
 DGB_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,

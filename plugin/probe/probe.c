@@ -254,7 +254,8 @@ void dgb_caps_learn_fd(int fd)
 		caps |= DGB_CAP_UDP_SEGMENT;
 	if (sockopt_readable(fd, SOL_UDP, UDP_GRO))
 		caps |= DGB_CAP_UDP_GRO;
-	caps_learn(known, caps);
+	/* What the build lacks or the environment disables stays off. */
+	caps_learn(known, caps & dgb_caps_built() & ~caps_disabled());
 }
 
 unsigned int dgb_caps_for(unsigned int want)
