@@ -197,9 +197,10 @@ show_output() {
 	done
 }
 
-# counter FILE tx|rx: the module's datagram count in a COUNTERS line, or -1
+# counter FILE KEY [LINE]: the value of KEY=... in the module's COUNTERS
+# line (or the line named LINE, e.g. COUNTERS-GSO), or -1
 counter() {
-	awk -v k="$2=" '$1 == "COUNTERS" {
+	awk -v k="$2=" -v line="${3:-COUNTERS}" '$1 == line {
 		for (i = 2; i <= NF; i++)
 			if (index($i, k) == 1 && substr($i, length(k) + 1) ~ /^[0-9]+$/) {
 				v = substr($i, length(k) + 1)
@@ -244,6 +245,19 @@ if transfer header OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scra
 		test "$crx" -le "$stx"
 	check "header: nothing received that was not sent (server rx $srx <= client tx $ctx)" \
 		test "$srx" -le "$ctx"
+	# The client sends the data: where the kernel has UDP GSO, most of its
+	# datagrams go out in segmented sends.
+	gsends=$(counter "$scratch/header/client.out" sends COUNTERS-GSO)
+	gsegs=$(counter "$scratch/header/client.out" segments COUNTERS-GSO)
+	echo "# header: client COUNTERS-GSO sends=$gsends segments=$gsegs"
+	if "$DGB_TOOL" probe | grep -Eq '^udp_segment +yes +yes'; then
+		check "header: the client's data went out in segmented sends ($gsends)" \
+			test "$gsends" -gt 0
+		check "header: most of its datagrams were segments ($gsegs of $ctx)" \
+			test "$((2 * gsegs))" -ge "$ctx"
+	else
+		echo "# header: no UDP GSO in this kernel; segmented sends not checked"
+	fi
 	show_output header "$before"
 else
 	not_ok "header: the server did not listen: $(cat "$scratch/header/server.err")"

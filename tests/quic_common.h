@@ -105,6 +105,7 @@ static inline int qt_sha256_hex(EVP_MD_CTX *c, char hex[65])
 /* What the plugin counts, read from the provider's parameters. */
 struct qt_counters {
 	uint64_t tx_datagrams, rx_datagrams, tx_bytes, rx_bytes, tx_syscalls, rx_syscalls;
+	uint64_t gso_sends, gso_segments, gso_fallbacks;
 };
 
 static inline int qt_find_dgrambatch(OSSL_PROVIDER *prov, void *arg)
@@ -119,7 +120,7 @@ static inline int qt_find_dgrambatch(OSSL_PROVIDER *prov, void *arg)
 static inline int qt_counters_get(struct qt_counters *c)
 {
 	OSSL_PROVIDER *prov = NULL;
-	OSSL_PARAM p[7];
+	OSSL_PARAM p[10];
 
 	(void)OSSL_PROVIDER_do_all(NULL, qt_find_dgrambatch, &prov);
 	if (prov == NULL)
@@ -131,7 +132,10 @@ static inline int qt_counters_get(struct qt_counters *c)
 	p[3] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_BYTES, &c->rx_bytes);
 	p[4] = OSSL_PARAM_construct_uint64(DGB_PARAM_TX_SYSCALLS, &c->tx_syscalls);
 	p[5] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_SYSCALLS, &c->rx_syscalls);
-	p[6] = OSSL_PARAM_construct_end();
+	p[6] = OSSL_PARAM_construct_uint64(DGB_PARAM_GSO_SENDS, &c->gso_sends);
+	p[7] = OSSL_PARAM_construct_uint64(DGB_PARAM_GSO_SEGMENTS, &c->gso_segments);
+	p[8] = OSSL_PARAM_construct_uint64(DGB_PARAM_GSO_FALLBACKS, &c->gso_fallbacks);
+	p[9] = OSSL_PARAM_construct_end();
 	return OSSL_PROVIDER_get_params(prov, p) && OSSL_PARAM_modified(&p[0]) &&
 	       OSSL_PARAM_modified(&p[1]);
 }
@@ -152,6 +156,9 @@ static inline void qt_report(int is_dgrambatch, int want_counters)
 			printf("COUNTERS-DETAIL tx_bytes=%" PRIu64 " rx_bytes=%" PRIu64
 			       " tx_syscalls=%" PRIu64 " rx_syscalls=%" PRIu64 "\n",
 			       c.tx_bytes, c.rx_bytes, c.tx_syscalls, c.rx_syscalls);
+			printf("COUNTERS-GSO sends=%" PRIu64 " segments=%" PRIu64
+			       " fallbacks=%" PRIu64 "\n",
+			       c.gso_sends, c.gso_segments, c.gso_fallbacks);
 		} else {
 			printf("COUNTERS unavailable (no dgrambatch provider loaded)\n");
 		}
