@@ -29,6 +29,7 @@ int main(void)
 	srunner_add_suite(sr, suite_mmsg());
 	srunner_add_suite(sr, suite_threads());
 	srunner_add_suite(sr, suite_abi());
+	srunner_add_suite(sr, suite_gso());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

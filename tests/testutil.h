@@ -98,5 +98,6 @@ Suite *suite_dgram(void);
 Suite *suite_mmsg(void);
 Suite *suite_threads(void);
 Suite *suite_abi(void);
+Suite *suite_gso(void);
 
 #endif /* DGB_TESTUTIL_H */
