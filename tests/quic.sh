@@ -6,6 +6,8 @@
 #   header    the same with the module's BIO taken by the header route
 #             (DGB_new_dgram) from a provider a config file loads, no shim;
 #             the module's counters must show it carried the datagrams;
+#   gso-fault the header route with every segmented send from the 300th on
+#             refused (EIO), by a test-only interposer: intact all the same;
 #   s_client  the unmodified openssl s_client -quic, with the shim, against
 #             the server in echo mode;
 #   disabled  the shim run again with DGRAMBATCH_DISABLE=1, on OpenSSL's BIO.
@@ -261,6 +263,35 @@ if transfer header OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scra
 	show_output header "$before"
 else
 	not_ok "header: the server did not listen: $(cat "$scratch/header/server.err")"
+fi
+
+# (b2) The header route again, with every segmented send from the 300th
+# on refused with EIO, as by a device without checksum offload, through the
+# test-only interposer preloaded into both programs: the module sends the
+# refused run one datagram at a time, turns GSO off for the socket, and the
+# transfer completes intact.
+if [ -n "${DGB_FAULTLIB:-}" ] && [ -f "$DGB_FAULTLIB" ] &&
+	"$DGB_TOOL" probe | grep -Eq '^udp_segment +yes +yes'; then
+	before=$fails
+	if transfer gso-fault OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
+		LD_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_FAULTLIB" \
+		DGB_FAULTS='gso:300+:EIO' \
+		-- --bio header -- --bio header --connected; then
+		expect_transfer gso-fault
+		expect_bio gso-fault dgrambatch
+		gsends=$(counter "$scratch/gso-fault/client.out" sends COUNTERS-GSO)
+		gfall=$(counter "$scratch/gso-fault/client.out" fallbacks COUNTERS-GSO)
+		echo "# gso-fault: client COUNTERS-GSO sends=$gsends fallbacks=$gfall"
+		check "gso-fault: the client's GSO sends before the fault (>= 299: $gsends)" \
+			test "$gsends" -ge 299
+		check "gso-fault: the refused run was sent one by one, once ($gfall)" \
+			test "$gfall" -eq 1
+		show_output gso-fault "$before"
+	else
+		not_ok "gso-fault: the server did not listen: $(cat "$scratch/gso-fault/server.err")"
+	fi
+else
+	echo "# gso-fault: skipped (no UDP GSO in this kernel, or no fault interposer)"
 fi
 
 # (c) The unmodified openssl s_client -quic with the shim, against the
