@@ -317,6 +317,66 @@ START_TEST(test_config_max_batch)
 END_TEST
 
 /*
+ * gso = off in the provider's section: the parameter says so, the module's
+ * BIOs do not segment, and a batch of equal datagrams to one peer goes out
+ * without a segmented send; gso = anything else keeps the provider from
+ * activating.
+ */
+START_TEST(test_config_gso)
+{
+	char *path = write_cnf("gso = off\n");
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	char *gso = NULL;
+	uint64_t sends0, sends1;
+	OSSL_PARAM p[] = { OSSL_PARAM_utf8_ptr(DGB_PARAM_GSO, &gso, 0), OSSL_PARAM_END };
+	union tu_addr a, b;
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	BIO *ba;
+	BIO_ADDR *to;
+	DGB_MSG msg[8];
+	char buf[16];
+	size_t done = 0;
+
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	find_prov = NULL;
+	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
+	ck_assert_ptr_nonnull(find_prov);
+	ck_assert_int_eq(OSSL_PROVIDER_get_params(find_prov, p), 1);
+	ck_assert_str_eq(gso, "off");
+	ba = module_bio(DGB_provider_bio_method(find_prov), fa, &b);
+	ck_assert_int_eq(DGB_get_gso(ba), 0);
+	ck_assert_int_eq(DGB_set_gso(ba, 1), 0);
+	to = BIO_ADDR_new();
+	ck_assert(BIO_ADDR_rawmake(to, AF_INET, &b.sin.sin_addr, 4, b.sin.sin_port));
+	memset(msg, 0, sizeof(msg));
+	for (int i = 0; i < 8; i++) {
+		msg[i].data = "12345678";
+		msg[i].data_len = 8;
+		msg[i].peer = to;
+	}
+	sends0 = tu_provider_counter(find_prov, DGB_PARAM_GSO_SENDS);
+	ck_assert_int_eq(DGB_sendmmsg(ba, msg, sizeof(DGB_MSG), 8, 0, &done), 1);
+	ck_assert_uint_eq(done, 8);
+	sends1 = tu_provider_counter(find_prov, DGB_PARAM_GSO_SENDS);
+	ck_assert_uint_eq(sends1, sends0);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(recv(fb, buf, sizeof(buf), 0), 8);
+	BIO_ADDR_free(to);
+	BIO_free(ba);
+	close(fb);
+	OSSL_LIB_CTX_free(ctx);
+
+	path = write_cnf("gso = maybe\n");
+	ctx = OSSL_LIB_CTX_new();
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	ck_assert_int_eq(OSSL_PROVIDER_available(ctx, DGB_PROVIDER_NAME), 0);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
+/*
  * A bad max_batch is refused at load time: the provider does not activate.
  * From a config section with activate = 1, OpenSSL treats a provider that
  * fails to start as a non-fatal configuration problem and drops its errors;
@@ -560,6 +620,7 @@ Suite *suite_provider(void)
 	tcase_add_test(tc, test_bio_method_other_provider);
 	tcase_add_test(tc, test_config_route);
 	tcase_add_test(tc, test_config_max_batch);
+	tcase_add_test(tc, test_config_gso);
 	tcase_add_loop_test(tc, test_config_bad_value, 0, 6);
 	tcase_add_test(tc, test_load_unload);
 	tcase_add_test(tc, test_bio_outlives_provider);
