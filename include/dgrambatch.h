@@ -304,6 +304,7 @@ static inline int dgb_err_raise_non_fatal_(int err)
 	case ENETUNREACH:
 	case EHOSTDOWN:
 	case ENETDOWN:
+	case ENOPROTOOPT:
 	case EPROTO:
 		return 1;
 	default:

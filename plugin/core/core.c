@@ -184,6 +184,8 @@ static const struct errinfo {
 	{ ENETUNREACH, DGB_ERR_ICMP, 0, 1 },
 	{ EHOSTDOWN, DGB_ERR_ICMP, 0, 1 },
 	{ ENETDOWN, DGB_ERR_ICMP, 0, 1 },
+	/* Protocol unreachable (ICMP type 3, code 2). */
+	{ ENOPROTOOPT, DGB_ERR_ICMP, 0, 1 },
 	/* A parameter problem (ICMP type 12); OpenSSL already retries it. */
 	{ EPROTO, DGB_ERR_ICMP, 1, 1 },
 	/* Never seen on a UDP socket; retried because OpenSSL retries them. */
@@ -336,55 +338,51 @@ static int send_entries(int fd, struct mmsghdr *e, unsigned int n, int flags,
 
 /*
  * The errors with which the kernel refuses a segmented send that the same
- * datagrams sent one by one may not meet: no checksum offload on the
- * device (EIO), a segment larger than the route allows or more segments
- * than the kernel takes (EINVAL), segmentation unsupported (EOPNOTSUPP,
- * ENOPROTOOPT), a whole too large (EMSGSIZE).  Each is returned before
- * anything is queued.  ENOBUFS is not among them: with IP_RECVERR the
- * kernel returns it also for a datagram it queued, and sending that group
- * again could send it twice.
+ * datagrams sent one by one may not meet, returned before anything of the
+ * entry is queued: EIO (the device cannot take it), EINVAL (a segment
+ * larger than the route allows on older kernels, more segments than the
+ * kernel takes), EMSGSIZE (the same on newer kernels, or a whole too
+ * large).  EOPNOTSUPP and ENOPROTOOPT are not among them: an ICMP message
+ * can leave those on a socket, to be returned by the next send whatever it
+ * carries.
  */
 static int gso_refused(int err)
 {
-	return err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT ||
-	       err == EMSGSIZE;
+	return err == EIO || err == EINVAL || err == EMSGSIZE;
 }
 
 /*
- * Entry e, a segmented send the kernel refused with err, sent again one
- * datagram at a time, in order, stopping at the first error.  Its control
- * messages end with UDP_SEGMENT, which is left off.  Where the datagrams go
- * out alone the fault was segmentation's: it is counted, and turned off for
- * the socket unless only the size was at fault (EMSGSIZE).  Returns the
- * datagrams sent, or -errno of the first when none was.
+ * Entry e, a segmented send the kernel refused with err, sent again as one
+ * entry per datagram, in order, in one call.  Its control messages end
+ * with UDP_SEGMENT, which is left off.  Where the datagrams go out alone,
+ * the fault was segmentation's: it is counted and, unless only a size was
+ * at fault (EMSGSIZE, which the route of one destination can cause), GSO is
+ * turned off for the socket.  Returns the datagrams sent, or -errno when
+ * none was.
  */
 static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int flags,
 		       struct dgb_sock_tx *tx, int err, unsigned int calls)
 {
-	struct msghdr one = e->msg_hdr;
-	uint64_t bytes = 0;
-	unsigned int k;
-	ssize_t r = 0;
+	struct mmsghdr one[DGB_GSO_MAX_SEGMENTS];
+	unsigned int more;
+	int r;
 
-	one.msg_iovlen = 1;
-	one.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
-	if (one.msg_controllen == 0)
-		one.msg_control = NULL;
-	for (k = 0; k < nseg; k++) {
-		one.msg_iov = &e->msg_hdr.msg_iov[k];
-		r = sys_result(sendmsg(fd, &one, flags));
-		calls++;
-		if (r < 0)
-			break;
-		bytes += (uint64_t)r;
+	for (unsigned int k = 0; k < nseg; k++) {
+		one[k].msg_hdr = e->msg_hdr;
+		one[k].msg_hdr.msg_iov = &e->msg_hdr.msg_iov[k];
+		one[k].msg_hdr.msg_iovlen = 1;
+		one[k].msg_hdr.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
+		if (one[k].msg_hdr.msg_controllen == 0)
+			one[k].msg_hdr.msg_control = NULL;
 	}
-	count_io(TX, calls, k, bytes);
-	if (k == 0)
-		return fail((int)-r);
+	r = send_entries(fd, one, nseg, flags, &more);
+	count_io(TX, calls + more, r > 0 ? (uint64_t)r : 0, r > 0 ? sum_len(one, r) : 0);
+	if (r < 0)
+		return fail(-r);
 	count(DGB_GSO_FALLBACKS, 1);
 	if (err != EMSGSIZE && tx != NULL)
 		atomic_store_explicit(&tx->gso, 0, memory_order_relaxed);
-	return (int)k;
+	return r;
 }
 
 int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
@@ -398,6 +396,19 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 	r = send_entries(fd, e, n, flags, &calls);
 	if (r < 0 && segs != NULL && segs[0] > 1 && gso_refused(-r))
 		return send_singly(fd, e, segs[0], flags, tx, -r, calls);
+	/*
+	 * ENOBUFS on a segmented send may come after some of its segments went
+	 * out (a device reports the last one's fate), and the caller would
+	 * send them again: the entry counts as sent, its datagrams as lost in
+	 * the network, as the kernel itself reports such a drop without
+	 * IP_RECVERR.
+	 */
+	if (r == -ENOBUFS && segs != NULL && segs[0] > 1) {
+		e[0].msg_len = 0;
+		for (size_t k = 0; k < e[0].msg_hdr.msg_iovlen; k++)
+			e[0].msg_len += (unsigned int)e[0].msg_hdr.msg_iov[k].iov_len;
+		r = 1;
+	}
 	for (int i = 0; i < r; i++) {
 		unsigned int k = segs != NULL ? segs[i] : 1;
 

@@ -432,9 +432,17 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		raise_batch_error(-r);
 		return 0;
 	}
-	/* UDP sends a datagram whole or not at all: data_len stays as it was. */
-	for (int i = 0; i < r; i++)
-		MSG_N(msg, stride, i)->flags = 0;
+	/*
+	 * A single datagram's data_len is what the kernel took, as OpenSSL
+	 * writes it (it may be less on a stream socket); a segmented send's
+	 * are all whole, as UDP sends a datagram whole or not at all.
+	 */
+	for (unsigned int j = 0, i = 0; i < (unsigned int)r; j++) {
+		if (bt->segs[j] == 1)
+			MSG_N(msg, stride, i)->data_len = bt->mh[j].msg_len;
+		for (unsigned int t = 0; t < bt->segs[j] && i < (unsigned int)r; t++, i++)
+			MSG_N(msg, stride, i)->flags = 0;
+	}
 	*msgs_processed = (size_t)r;
 	return 1;
 }
