@@ -139,10 +139,12 @@ struct dgb_sock_tx {
  * As with sendmmsg(2), an error after the first entry ends the call and is
  * not reported: the caller resumes from the first unprocessed datagram and
  * meets the error then, if it persists.  When the kernel refuses the first
- * entry's segmentation (EIO, EINVAL, EOPNOTSUPP, ENOPROTOOPT, EMSGSIZE;
- * nothing was sent), its datagrams are sent one by one in the same call;
- * where that works, the fallback is counted and, unless only the size was
- * at fault (EMSGSIZE), tx->gso is turned off.  No datagram is sent twice.
+ * entry's segmentation (EIO, EINVAL, EMSGSIZE; nothing of it was sent),
+ * its datagrams are sent one by one in the same call; where that works, the
+ * fallback is counted and, unless only a size was at fault (EMSGSIZE),
+ * tx->gso is turned off.  ENOBUFS on the first entry, a segmented one,
+ * counts it as sent (some segments may have gone out).  The core never
+ * sends a datagram twice.
  */
 int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
 		  struct dgb_sock_tx *tx);
