@@ -6,6 +6,8 @@
 #   header    the same with the module's BIO taken by the header route
 #             (DGB_new_dgram) from a provider a config file loads, no shim;
 #             the module's counters must show it carried the datagrams;
+#   download  the server sends the 50 MB instead, through the shim and the
+#             header route; the server's module segments its sends;
 #   gso-fault the header route with every segmented send from the 300th on
 #             refused (EIO), by a test-only interposer: intact all the same;
 #   s_client  the unmodified openssl s_client -quic, with the shim, against
@@ -263,6 +265,40 @@ if transfer header OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scra
 	show_output header "$before"
 else
 	not_ok "header: the server did not listen: $(cat "$scratch/header/server.err")"
+fi
+
+# (a2, b1) The download: the server sends the 50 MB (--download), through
+# the shim and through the header route; where the kernel has UDP GSO, the
+# server's counters show its datagrams went out in segmented sends.
+before=$fails
+if transfer shim-download "${shim_env[@]}" -- --download -- --download; then
+	expect_transfer shim-download
+	expect_shim shim-download 1
+	expect_bio shim-download dgrambatch
+	show_output shim-download "$before"
+else
+	not_ok "shim-download: the server did not listen: $(cat "$scratch/shim-download/server.err")"
+fi
+before=$fails
+if transfer download OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
+	-- --bio header --download -- --bio header --connected --download; then
+	expect_transfer download
+	expect_bio download dgrambatch
+	stx=$(counter "$scratch/download/server.out" tx)
+	gsends=$(counter "$scratch/download/server.out" sends COUNTERS-GSO)
+	gsegs=$(counter "$scratch/download/server.out" segments COUNTERS-GSO)
+	echo "# download: server COUNTERS tx=$stx, COUNTERS-GSO sends=$gsends segments=$gsegs"
+	check "download: the server's module sent at least $min_datagrams datagrams ($stx)" \
+		test "$stx" -ge "$min_datagrams"
+	if "$DGB_TOOL" probe | grep -Eq '^udp_segment +yes +yes'; then
+		check "download: the server's data went out in segmented sends ($gsends)" \
+			test "$gsends" -gt 0
+		check "download: most of its datagrams were segments ($gsegs of $stx)" \
+			test "$((2 * gsegs))" -ge "$stx"
+	fi
+	show_output download "$before"
+else
+	not_ok "download: the server did not listen: $(cat "$scratch/download/server.err")"
 fi
 
 # (b2) The header route again, with every segmented send from the 300th

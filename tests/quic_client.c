@@ -38,13 +38,14 @@ struct options {
 	uint64_t seed;
 	int header;
 	int connected;
+	int download;
 };
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s --port N --ca FILE [--bytes N] [--seed N] [--bio default|header]\n"
-		"       [--connected]\n",
+		"       [--connected] [--download]\n",
 		prog);
 }
 
@@ -59,6 +60,10 @@ static int parse(int argc, char **argv, struct options *o)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (strcmp(a, "--download") == 0) {
+			o->download = 1;
+			continue;
+		}
 		if (strcmp(a, "--connected") == 0) {
 			o->connected = 1;
 			continue;
@@ -92,27 +97,6 @@ static int parse(int argc, char **argv, struct options *o)
 bad:
 	usage();
 	return 0;
-}
-
-/* splitmix64: a fixed stream of bytes for a seed, cheap next to the crypto. */
-static uint64_t next_random(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void fill(unsigned char *buf, size_t len, uint64_t *state)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 8) {
-		uint64_t r = next_random(state);
-
-		memcpy(buf + i, &r, len - i < 8 ? len - i : 8);
-	}
 }
 
 static double now(void)
@@ -198,7 +182,7 @@ static int send_data(SSL *ssl, const struct options *o, unsigned char *buf, char
 	while (left > 0) {
 		size_t n = left < QT_CHUNK ? (size_t)left : QT_CHUNK;
 
-		fill(buf, n, &state);
+		qt_fill(buf, n, &state);
 		if (!EVP_DigestUpdate(md, buf, n)) {
 			qt_fail(prog, "EVP_DigestUpdate failed");
 			goto out;
@@ -218,6 +202,65 @@ static int send_data(SSL *ssl, const struct options *o, unsigned char *buf, char
 	ok = 1;
 out:
 	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+/*
+ * The download: ask the server (quic_server --download) for --bytes bytes
+ * of the stream --seed makes, read them to the end of its stream, and check
+ * them against the same stream made here.  hex gets their digest.
+ */
+static int download(SSL *ssl, const struct options *o, unsigned char *buf, char hex[65])
+{
+	EVP_MD_CTX *got = qt_sha256_new(), *want = qt_sha256_new();
+	uint64_t state = o->seed, total = 0;
+	char req[64], want_hex[65];
+	size_t n;
+	int len, ok = 0;
+
+	if (got == NULL || want == NULL) {
+		qt_fail(prog, "no SHA-256");
+		goto out;
+	}
+	len = snprintf(req, sizeof(req), "send %lld %" PRIu64 "\n", o->bytes, o->seed);
+	if (!write_all(ssl, (const unsigned char *)req, (size_t)len) ||
+	    !SSL_stream_conclude(ssl, 0)) {
+		qt_fail(prog, "cannot send the request");
+		goto out;
+	}
+	for (;;) {
+		if (SSL_read_ex(ssl, buf, QT_CHUNK, &n)) {
+			if (!EVP_DigestUpdate(got, buf, n))
+				goto out;
+			total += n;
+			continue;
+		}
+		if (SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN)
+			break;
+		qt_fail(prog, "SSL_read_ex failed after %" PRIu64 " bytes (SSL_get_error %d)", total,
+			SSL_get_error(ssl, 0));
+		qt_close_info(prog, ssl);
+		goto out;
+	}
+	for (uint64_t left = (uint64_t)o->bytes; left > 0;) {
+		size_t k = left < QT_CHUNK ? (size_t)left : QT_CHUNK;
+
+		qt_fill(buf, k, &state);
+		if (!EVP_DigestUpdate(want, buf, k))
+			goto out;
+		left -= k;
+	}
+	if (!qt_sha256_hex(got, hex) || !qt_sha256_hex(want, want_hex))
+		goto out;
+	if (total != (uint64_t)o->bytes || strcmp(hex, want_hex) != 0) {
+		fprintf(stderr, "%s: MISMATCH: received sha256 %s %" PRIu64 ", expected %s %lld\n",
+			prog, hex, total, want_hex, o->bytes);
+		goto out;
+	}
+	ok = 1;
+out:
+	EVP_MD_CTX_free(got);
+	EVP_MD_CTX_free(want);
 	return ok;
 }
 
@@ -310,8 +353,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: the server did not select ALPN dgb-test\n", prog);
 		goto out;
 	}
-	if (!send_data(ssl, &o, buf, hex) || !read_reply(ssl, reply) ||
-	    !check_reply(reply, hex, o.bytes))
+	if (o.download ? !download(ssl, &o, buf, hex)
+		       : !send_data(ssl, &o, buf, hex) || !read_reply(ssl, reply) ||
+				 !check_reply(reply, hex, o.bytes))
 		goto out;
 	while ((r = SSL_shutdown(ssl)) == 0)
 		;

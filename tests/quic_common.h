@@ -102,6 +102,27 @@ static inline int qt_sha256_hex(EVP_MD_CTX *c, char hex[65])
 	return 1;
 }
 
+/* splitmix64: a fixed stream of bytes for a seed, cheap next to the crypto. */
+static inline uint64_t qt_next_random(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static inline void qt_fill(unsigned char *buf, size_t len, uint64_t *state)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 8) {
+		uint64_t r = qt_next_random(state);
+
+		memcpy(buf + i, &r, len - i < 8 ? len - i : 8);
+	}
+}
+
 /* What the plugin counts, read from the provider's parameters. */
 struct qt_counters {
 	uint64_t tx_datagrams, rx_datagrams, tx_bytes, rx_bytes, tx_syscalls, rx_syscalls;

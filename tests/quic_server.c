@@ -9,7 +9,8 @@
  * stream to its end, hashing it with SHA-256, answers
  * "sha256 <hex> <bytes>\n" and concludes the stream; with --echo it sends
  * back whatever arrives instead, until the client ends the stream or
- * closes the connection.
+ * closes the connection; with --download it sends the bytes the client
+ * asks for ("send <bytes> <seed>\n"), so that the server is the sender.
  *
  * The datagram BIO: with --bio default, SSL_set_fd(), which has libssl
  * call BIO_s_datagram() (the preload shim's when it is preloaded); with
@@ -36,13 +37,14 @@ struct options {
 	int port;
 	long long count;
 	int echo;
+	int download;
 	int header;
 };
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: %s --cert FILE --key FILE [--port N] [--count N] [--echo]\n"
+		"usage: %s --cert FILE --key FILE [--port N] [--count N] [--echo | --download]\n"
 		"       [--bio default|header]\n",
 		prog);
 }
@@ -58,6 +60,10 @@ static int parse(int argc, char **argv, struct options *o)
 
 		if (strcmp(a, "--echo") == 0) {
 			o->echo = 1;
+			continue;
+		}
+		if (strcmp(a, "--download") == 0) {
+			o->download = 1;
 			continue;
 		}
 		if (v == NULL)
@@ -240,6 +246,50 @@ out:
 	return ok;
 }
 
+/*
+ * The download: read the client's request, "send <bytes> <seed>\n", to the
+ * end of its stream, then send that many bytes of the stream the seed makes
+ * (quic_client --download), hashing them, and end the stream.
+ */
+static int serve_download(SSL *conn, unsigned char *buf)
+{
+	EVP_MD_CTX *md = qt_sha256_new();
+	char req[64], hex[65];
+	size_t have = 0, n;
+	unsigned long long bytes;
+	uint64_t state, total = 0;
+	int ok = 0;
+
+	if (md == NULL) {
+		qt_fail(prog, "no SHA-256");
+		return 0;
+	}
+	while (have < sizeof(req) - 1 && SSL_read_ex(conn, req + have, sizeof(req) - 1 - have, &n))
+		have += n;
+	req[have] = '\0';
+	if (sscanf(req, "send %llu %" SCNu64, &bytes, &state) != 2) {
+		qt_fail(prog, "a download request must be \"send <bytes> <seed>\", not \"%.*s\"",
+			(int)strcspn(req, "\n"), req);
+		goto out;
+	}
+	while (total < bytes) {
+		size_t k = bytes - total < QT_CHUNK ? (size_t)(bytes - total) : QT_CHUNK;
+
+		qt_fill(buf, k, &state);
+		if (!EVP_DigestUpdate(md, buf, k) || !write_all(conn, buf, k))
+			goto out;
+		total += k;
+	}
+	if (!qt_sha256_hex(md, hex) || !finish_conn(conn))
+		goto out;
+	printf("SERVED sha256 %s %" PRIu64 "\n", hex, total);
+	fflush(stdout);
+	ok = 1;
+out:
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
 /* Send back what arrives until the client ends the stream or hangs up. */
 static int serve_echo(SSL *conn, unsigned char *buf)
 {
@@ -317,7 +367,8 @@ int main(int argc, char **argv)
 			qt_fail(prog, "SSL_accept_connection failed");
 			goto out;
 		}
-		ok = o.echo ? serve_echo(conn, buf) : serve_digest(conn, buf);
+		ok = o.echo ? serve_echo(conn, buf)
+		     : o.download ? serve_download(conn, buf) : serve_digest(conn, buf);
 		SSL_free(conn);
 		if (!ok)
 			goto out;
