@@ -107,15 +107,10 @@
 #include <sys/socket.h>
 
 #include "fault.h"
+#include "probe/probe.h"
 
 #define FAULT_EXPORT __attribute__((visibility("default")))
 
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
 
 #define MAX_RULES 16
 

@@ -15,10 +15,6 @@
 #include "testutil.h"
 #include "probe/probe.h"
 
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-
 static void setup(void)
 {
 	tu_caps_disable(NULL);

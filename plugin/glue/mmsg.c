@@ -41,14 +41,7 @@
 #include "glue.h"
 #include "addr.h"
 #include "dgram.h"
-
-/* The kernel's numbers, for C libraries that lack them (see probe.c). */
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
+#include "probe/probe.h"
 
 #define MSG_N(base, stride, i) ((DGB_MSG *)((char *)(base) + (i) * (stride)))
 

@@ -24,15 +24,6 @@
  * has them; the numbers are kernel ABI, so probing with them is safe: an
  * older kernel answers ENOPROTOOPT.
  */
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 /*
  * The cache: the low 16 bits are the kernel's answers, the high 16 bits say

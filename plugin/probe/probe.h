@@ -28,6 +28,24 @@
 #ifndef DGB_PROBE_H
 #define DGB_PROBE_H
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+/*
+ * Older C libraries lack the UDP offload socket options although the
+ * kernel has them; the numbers are kernel ABI, so using them is safe: an
+ * older kernel answers ENOPROTOOPT.
+ */
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 enum dgb_cap {
 	DGB_CAP_SENDMMSG = 1u << 0,
 	DGB_CAP_RECVMMSG = 1u << 1,
