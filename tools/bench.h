@@ -1,6 +1,7 @@
 /*
  * bench.h - `dgrambatch bench`: datagrams per second through the module's
- * BIO, OpenSSL's own datagram BIO and raw sendmmsg/recvmmsg, side by side.
+ * BIO (with and without UDP GSO), OpenSSL's own datagram BIO and the raw
+ * system calls (with and without UDP_SEGMENT), side by side.
  *
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
@@ -10,7 +11,7 @@
 
 /* The subcommand's synopsis, after the program name, for usage messages. */
 #define DGB_BENCH_SYNOPSIS \
-	"bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--json]"
+	"bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--mixed] [--json]"
 
 /*
  * Run the benchmark; argv[0] is "bench" and progname prefixes every

@@ -7,7 +7,8 @@
  *   dgrambatch --version
  *   dgrambatch probe [--json]
  *   dgrambatch demo [--config FILE] [--count N] [--size BYTES]
- *   dgrambatch bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--json]
+ *   dgrambatch bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--mixed]
+ *                    [--json]
  */
 #include "config.h"
 
