@@ -250,9 +250,35 @@ static ssize_t counted(enum dir dir, ssize_t r)
 	return r;
 }
 
+/*
+ * One datagram out or in.  Without control messages and in one piece it
+ * goes by sendto/recvfrom, which spare the kernel copying and parsing a
+ * msghdr (OpenSSL's own BIO uses them too), else by sendmsg/recvmsg.
+ */
+static ssize_t send1(int fd, const struct msghdr *m, int flags)
+{
+	if (m->msg_controllen == 0 && m->msg_iovlen == 1)
+		return sys_result(sendto(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len, flags,
+					 m->msg_name, m->msg_namelen));
+	return sys_result(sendmsg(fd, m, flags));
+}
+
+static ssize_t recv1(int fd, struct msghdr *m, int flags)
+{
+	if (m->msg_controllen == 0 && m->msg_iovlen == 1) {
+		ssize_t r = sys_result(recvfrom(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len,
+						flags, m->msg_name,
+						m->msg_name != NULL ? &m->msg_namelen : NULL));
+
+		m->msg_flags = 0;
+		return r;
+	}
+	return sys_result(recvmsg(fd, m, flags));
+}
+
 ssize_t dgb_sock_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	return counted(TX, sys_result(sendmsg(fd, msg, flags)));
+	return counted(TX, send1(fd, msg, flags));
 }
 
 ssize_t dgb_sock_write(int fd, const void *buf, size_t len)
@@ -262,7 +288,7 @@ ssize_t dgb_sock_write(int fd, const void *buf, size_t len)
 
 ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return counted(RX, sys_result(recvmsg(fd, msg, flags)));
+	return counted(RX, recv1(fd, msg, flags));
 }
 
 /*
@@ -326,7 +352,7 @@ static int send_entries(int fd, struct mmsghdr *e, unsigned int n, int flags,
 	if (n > 1)
 		count(DGB_FALLBACK_BATCHES, 1);
 	for (i = 0; i < n; i++) {
-		ssize_t r = sys_result(sendmsg(fd, &e[i].msg_hdr, flags));
+		ssize_t r = send1(fd, &e[i].msg_hdr, flags);
 
 		++*calls;
 		if (r < 0)

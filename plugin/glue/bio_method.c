@@ -729,8 +729,9 @@ static long ctrl_private(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr
 
 static long dgb_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
+	/* The private controls first: before 3.2 they carry every batched call. */
 	static ctrl_fn *const handlers[] = {
-		ctrl_bio, ctrl_peer, ctrl_mtu, ctrl_timeout, ctrl_local, ctrl_private,
+		ctrl_private, ctrl_bio, ctrl_peer, ctrl_mtu, ctrl_timeout, ctrl_local,
 	};
 	struct dgb_bio *d = BIO_get_data(b);
 
