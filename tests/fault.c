@@ -51,6 +51,9 @@
  *                the real sendmmsg() with K, whose count is returned.  This
  *                is what the kernel returns when entry K+1 would block or
  *                fails; a call of K entries or fewer is not changed.
+ *   gsomax:K:E   every GSO entry of more than K segments fails with errno E,
+ *                as "gso" fails one: a kernel older than 6.9 refuses more
+ *                than 64 with EINVAL ("gsomax:64:EINVAL").
  *   N+           instead of N: the Nth and every one after it, as a device
  *                that cannot segment refuses every GSO send
  *                ("gso:1+:EIO").
@@ -114,7 +117,7 @@
 
 #define MAX_RULES 16
 
-enum kind { GSO, GSOCALL, CALL, SHORT };
+enum kind { GSO, GSOCALL, CALL, SHORT, GSOMAX };
 
 struct rule {
 	enum kind kind;
@@ -203,7 +206,11 @@ static int parse_rule(const char *s, size_t len, struct rule *r)
 	static const struct {
 		const char *name;
 		enum kind kind;
-	} kinds[] = { { "gso", GSO }, { "gsocall", GSOCALL }, { "call", CALL }, { "short", SHORT } };
+	} kinds[] = { { "gso", GSO },
+		      { "gsocall", GSOCALL },
+		      { "call", CALL },
+		      { "short", SHORT },
+		      { "gsomax", GSOMAX } };
 	const char *c1 = memchr(s, ':', len), *c2, *end = s + len;
 	size_t nlen;
 	int found = 0;
@@ -430,6 +437,12 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 		if (gso_size(entry(mm, one, i)) == 0)
 			continue;
 		atomic_fetch_add(&st_gso_seen, 1);
+		for (int k = 0; k < n; k++)
+			if (rules[k].kind == GSOMAX && !fire &&
+			    segments(entry(mm, one, i), gso_size(entry(mm, one, i))) > rules[k].n) {
+				fire = 1;
+				e = rules[k].arg;
+			}
 		for (int k = 0; k < n; k++)
 			if (rules[k].kind == GSO && hit(&rules[k]) && !fire) {
 				fire = 1;

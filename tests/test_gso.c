@@ -34,10 +34,10 @@
 #include "probe/probe.h"
 
 /*
- * The contract's limits of one GSO send: what every kernel with UDP GSO
- * takes (newer ones take 128 segments, and IPv6 65527 bytes).
+ * The contract's limits of one GSO send: the segments this kernel takes
+ * (128 from Linux 6.9 on, 64 before; tu_kernel_gso_max_segs() asks it), and
+ * what one IPv4 datagram can carry (IPv6 could take 65527 bytes).
  */
-#define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65507
 
 #define PLAN_MAX DGB_MAX_MSGS
@@ -224,7 +224,7 @@ static int same_route(const struct rig *r, const struct plan *p, size_t i, size_
 /*
  * The contract's grouping of messages [from, to), which one call
  * processed: consecutive, same route, same length but for a shorter last,
- * never a zero-length one, at most GSO_MAX_SEGS and GSO_MAX_BYTES; groups
+ * never a zero-length one, at most tu_kernel_gso_max_segs() and GSO_MAX_BYTES; groups
  * of two or more are GSO sends.
  */
 static void model_call(const struct rig *r, const struct plan *p, size_t from, size_t to,
@@ -233,7 +233,7 @@ static void model_call(const struct rig *r, const struct plan *p, size_t from, s
 	for (size_t i = from, j; i < to; i = j) {
 		size_t total = p->len[i];
 
-		for (j = i + 1; p->len[i] > 0 && j < to && j - i < GSO_MAX_SEGS; j++) {
+		for (j = i + 1; p->len[i] > 0 && j < to && j - i < tu_kernel_gso_max_segs(); j++) {
 			if (!same_route(r, p, i, j) || p->len[j] == 0 || p->len[j] > p->len[i] ||
 			    total + p->len[j] > GSO_MAX_BYTES)
 				break;

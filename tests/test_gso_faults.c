@@ -21,6 +21,8 @@
  *               GSO entries, two destinations;
  *   MIXED       5 x 1200 to A, 100 to B, 7 x 1200 + 300 to A, 3 x 1200 to
  *               B: entries of 5, 1, 8 and 3 messages.
+ *   SMALL       200 x 100 bytes to one peer: entries of 128 and 72 where
+ *               the kernel takes 128 segments.
  *
  * The program runs only where the kernel has UDP_SEGMENT (it exits 77
  * elsewhere), and the module is expected to use GSO there by default.
@@ -45,11 +47,11 @@
 #include "fault.h"
 
 #define PAYLOAD 1200
-#define MAXMSG 64
+#define MAXMSG 200
 #define HDR 12
 #define MAX_CALLS 16
 
-enum shape { ONE_PEER, THREE, MIXED };
+enum shape { ONE_PEER, THREE, MIXED, SMALL };
 
 /* What a destination must receive, in order. */
 struct want {
@@ -223,6 +225,9 @@ static void batch(struct run *r, enum shape s)
 		add(r, 0, 7, PAYLOAD);
 		add(r, 0, 1, 700);
 		break;
+	case SMALL:
+		add(r, 0, 200, 100);
+		break;
 	case MIXED:
 		add(r, 0, 5, PAYLOAD);
 		add(r, 1, 1, 100);
@@ -238,6 +243,7 @@ static const size_t group_sizes[][4] = {
 	[ONE_PEER] = { 32 },
 	[THREE] = { 8, 8, 8 },
 	[MIXED] = { 5, 1, 8, 3 },
+	[SMALL] = { 128, 72 },
 };
 
 /* --- sending ----------------------------------------------------------- */
@@ -747,6 +753,71 @@ START_TEST(test_interposer_reaches_module)
 }
 END_TEST
 
+/*
+ * A kernel before 6.9 takes 64 segments, not 128, and refuses more with
+ * EINVAL, which the interposer plays ("gsomax:64:EINVAL").  The module's
+ * first group of 128 is refused, sent again as 64 and 64 in the same call,
+ * and the socket keeps 64: the rest goes as 64 and 8.  GSO stays on,
+ * nothing falls back to single datagrams, nothing is sent twice.
+ */
+static void old_kernel(int family, int idx)
+{
+	struct run *r = run_open(family);
+	struct counters c0, c1;
+	struct sendlog log;
+
+	(void)idx;
+	plan("gsomax:64:EINVAL");
+	counters_get(&c0);
+	batch(r, SMALL);
+	send_all(r, 0, &log);
+	counters_get(&c1);
+	ck_assert_int_eq(log.n, 2);
+	ck_assert_uint_eq(log.c[0].done, 128);
+	ck_assert_uint_eq(log.c[1].done, 72);
+	ck_assert_int_eq(faults("fired"), 1);
+	ck_assert_int_eq(DGB_get_gso(r->b), 1);
+	ck_assert_uint_eq(c1.fallbacks - c0.fallbacks, 0);
+	ck_assert_uint_eq(c1.sends - c0.sends, 4);
+	ck_assert_uint_eq(c1.segments - c0.segments, 200);
+	ck_assert_uint_eq(c1.datagrams - c0.datagrams, 200);
+	expect_received(r);
+
+	/* The socket keeps 64, also once the kernel would take more. */
+	plan("");
+	counters_get(&c0);
+	batch(r, SMALL);
+	send_all(r, 0, &log);
+	counters_get(&c1);
+	ck_assert_uint_eq(c1.sends - c0.sends, 4);
+	expect_received(r);
+	run_close(r);
+}
+
+/*
+ * Where the kernel takes 128 segments (Linux 6.9 and later), a fresh BIO
+ * sends 128 in one segmented send.
+ */
+static void new_kernel(int family, int idx)
+{
+	struct run *r = run_open(family);
+	struct counters c0, c1;
+	struct sendlog log;
+
+	(void)idx;
+	plan("");
+	counters_get(&c0);
+	batch(r, SMALL);
+	send_all(r, 0, &log);
+	counters_get(&c1);
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_uint_eq(c1.sends - c0.sends, 2);
+	ck_assert_uint_eq(c1.segments - c0.segments, 200);
+	ck_assert_int_eq(faults("gso-segments"), 200);
+	expect_received(r);
+	run_close(r);
+}
+
 #define BOTH_FAMILIES(fn)                   \
 	START_TEST(test_##fn##_ipv4)        \
 	{                                   \
@@ -767,6 +838,8 @@ BOTH_FAMILIES(enobufs)
 BOTH_FAMILIES(eagain)
 BOTH_FAMILIES(fallback_stopped)
 BOTH_FAMILIES(short_return)
+BOTH_FAMILIES(old_kernel)
+BOTH_FAMILIES(new_kernel)
 
 /* The IPv6 variant only where ::1 works (as TU_ADD_IPV6_TEST). */
 #define ADD_BOTH(tc, fn, n)                                                      \
@@ -794,6 +867,11 @@ static Suite *suite_gso_faults(void)
 	ADD_BOTH(tc, eagain, 3);
 	ADD_BOTH(tc, fallback_stopped, 3);
 	ADD_BOTH(tc, short_return, 3);
+	ADD_BOTH(tc, old_kernel, 1);
+	if (tu_kernel_gso_max_segs() == 128)
+		ADD_BOTH(tc, new_kernel, 1);
+	else
+		fprintf(stderr, "SKIP test_new_kernel: this kernel takes 64 segments per send\n");
 	suite_add_tcase(s, tc);
 	return s;
 }

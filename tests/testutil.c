@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -264,4 +265,56 @@ int tu_forbid_syscalls(const int *nr, int n, long arg0, int err)
 	errno = ENOSYS;
 	return 0;
 #endif
+}
+
+/*
+ * The most segments this kernel takes in one send: 100 segments of 8 bytes
+ * sent to a socket of our own go through on a kernel that takes 128, and
+ * are refused (EINVAL) by one that takes 64.
+ */
+size_t tu_kernel_gso_max_segs(void)
+{
+	static size_t max;
+	struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t blen = sizeof(b);
+	char data[800] = { 0 }, buf[16];
+	uint16_t seg = 8;
+	union {
+		char c[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { data, sizeof(data) };
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	int fa, fb;
+
+	/* Runs while suites are built, outside any test: no assertions here. */
+	if (max != 0)
+		return max;
+	max = 64;
+	fa = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fb = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fa >= 0 && fb >= 0 && bind(fb, (struct sockaddr *)&b, sizeof(b)) == 0 &&
+	    getsockname(fb, (struct sockaddr *)&b, &blen) == 0) {
+		mh.msg_name = &b;
+		mh.msg_namelen = sizeof(b);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.c;
+		mh.msg_controllen = sizeof(ctl.c);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		if (sendmsg(fa, &mh, 0) == (ssize_t)sizeof(data))
+			max = 128;
+		while (recv(fb, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return max;
 }

@@ -91,6 +91,9 @@ uint64_t tu_provider_counter(OSSL_PROVIDER *prov, const char *key);
  */
 int tu_forbid_syscalls(const int *nr, int n, long arg0, int err);
 
+/* The most segments one UDP GSO send may carry on this kernel: 128 or 64. */
+size_t tu_kernel_gso_max_segs(void);
+
 Suite *suite_probe(void);
 Suite *suite_core(void);
 Suite *suite_provider(void);

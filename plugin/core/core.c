@@ -411,6 +411,29 @@ static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int f
 	return r;
 }
 
+/*
+ * Entry e, a segmented send of nseg > 64 datagrams that the kernel refused
+ * as too many (nothing was sent), sent again as two: the first 64, and the
+ * rest (with no UDP_SEGMENT if that is one datagram, its control messages
+ * ending with UDP_SEGMENT).  Returns what dgb_sock_send() returns for them.
+ */
+static int send_split(int fd, const struct mmsghdr *e, unsigned int nseg, int flags,
+		      struct dgb_sock_tx *tx)
+{
+	struct mmsghdr two[2] = { *e, *e };
+	uint16_t segs[2] = { DGB_GSO_OLD_MAX_SEGMENTS, (uint16_t)(nseg - DGB_GSO_OLD_MAX_SEGMENTS) };
+
+	two[0].msg_hdr.msg_iovlen = DGB_GSO_OLD_MAX_SEGMENTS;
+	two[1].msg_hdr.msg_iov = &e->msg_hdr.msg_iov[DGB_GSO_OLD_MAX_SEGMENTS];
+	two[1].msg_hdr.msg_iovlen = segs[1];
+	if (segs[1] == 1) {
+		two[1].msg_hdr.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
+		if (two[1].msg_hdr.msg_controllen == 0)
+			two[1].msg_hdr.msg_control = NULL;
+	}
+	return dgb_sock_send(fd, two, 2, segs, flags, tx);
+}
+
 int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
 		  struct dgb_sock_tx *tx)
 {
@@ -420,6 +443,11 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 	if (n > DGB_MAX_BATCH)
 		n = DGB_MAX_BATCH;
 	r = send_entries(fd, e, n, flags, &calls);
+	if (r == -EINVAL && segs != NULL && segs[0] > DGB_GSO_OLD_MAX_SEGMENTS && tx != NULL &&
+	    !atomic_exchange_explicit(&tx->old_max, 1, memory_order_relaxed)) {
+		count(DGB_TX_SYSCALLS, calls);
+		return send_split(fd, e, segs[0], flags, tx);
+	}
 	if (r < 0 && segs != NULL && segs[0] > 1 && gso_refused(-r))
 		return send_singly(fd, e, segs[0], flags, tx, -r, calls);
 	/*

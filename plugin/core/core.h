@@ -109,24 +109,35 @@ ssize_t dgb_sock_write(int fd, const void *buf, size_t len);
 ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /*
- * UDP generic segmentation offload (GSO): one send of up to
- * DGB_GSO_MAX_SEGMENTS datagrams of one size (the last may be shorter), at
- * most DGB_GSO_MAX_BYTES in all, that the kernel cuts into datagrams.  Every
- * kernel with UDP_SEGMENT takes 64 segments (newer ones 128, which cannot be
- * asked); the bytes are what one IPv4 datagram can carry.
+ * UDP generic segmentation offload (GSO): one send of up to a kernel's
+ * number of datagrams of one size (the last may be shorter), at most
+ * DGB_GSO_MAX_BYTES in all (what one IPv4 datagram can carry), that the
+ * kernel cuts into datagrams.  Linux 6.9 and later take 128 segments,
+ * earlier kernels 64; user space cannot ask which, so a socket starts at
+ * 128 and keeps 64 once the kernel refused more (see dgb_sock_send).
  */
-#define DGB_GSO_MAX_SEGMENTS 64
+#define DGB_GSO_MAX_SEGMENTS 128
+#define DGB_GSO_OLD_MAX_SEGMENTS 64
 #define DGB_GSO_MAX_BYTES 65507
 
 /*
  * What the core keeps for one socket that sends: whether segmented sends
- * are in use.  The glue keeps it with its socket and sets it; the core turns
- * it off when the kernel refuses segmentation for the socket's route or
- * device.  Concurrent senders may share it.
+ * are in use, and whether the kernel refused more than 64 segments.  The
+ * glue keeps it with its socket and sets gso; the core turns gso off when
+ * the kernel refuses segmentation for the socket's route or device.
+ * Concurrent senders may share it.
  */
 struct dgb_sock_tx {
 	atomic_int gso;
+	atomic_int old_max;
 };
+
+/* The most segments one send may carry on this socket now. */
+static inline unsigned int dgb_gso_max_segments(const struct dgb_sock_tx *tx)
+{
+	return atomic_load_explicit(&tx->old_max, memory_order_relaxed) ? DGB_GSO_OLD_MAX_SEGMENTS
+									 : DGB_GSO_MAX_SEGMENTS;
+}
 
 /*
  * Up to n entries (n <= DGB_MAX_BATCH) with sendmmsg(2), or a sendmsg loop
@@ -143,8 +154,11 @@ struct dgb_sock_tx {
  * its datagrams are sent one by one in the same call; where that works, the
  * fallback is counted and, unless only a size was at fault (EMSGSIZE),
  * tx->gso is turned off.  ENOBUFS on the first entry, a segmented one,
- * counts it as sent (some segments may have gone out).  The core never
- * sends a datagram twice.
+ * counts it as sent (some segments may have gone out).  EINVAL on a first
+ * entry of more than 64 segments, on a socket not yet known to be limited
+ * to 64, is how a kernel before 6.9 refuses more: the entry is sent as 64
+ * and the rest in the same call, and the socket keeps 64 from then on.
+ * The core never sends a datagram twice.
  */
 int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
 		  struct dgb_sock_tx *tx);

@@ -332,9 +332,12 @@ static unsigned int group_size(const struct dgb_bio *d, const void *msg, size_t 
 	size_t seg = m->data_len, total = seg;
 	unsigned int k = 1;
 
+	unsigned int max;
+
 	if (!gso || seg == 0 || seg > DGB_GSO_MAX_BYTES / 2)
 		return 1;
-	while (first + k < n && k < DGB_GSO_MAX_SEGMENTS) {
+	max = dgb_gso_max_segments(&d->tx);
+	while (first + k < n && k < max) {
 		const DGB_MSG *next = MSG_N(msg, stride, first + k);
 
 		if (next->data_len == 0 || next->data_len > seg ||
