@@ -86,7 +86,7 @@ make_var() {
 # Where the programs are: the environment of make check (where QUIC_SERVER
 # is set, and empty when the OpenSSL the tests run with has no QUIC server,
 # as in check-all.sh's cross stage under 3.0), or a build directory.
-if [ -n "$build" ] || [ -z "${QUIC_SERVER+set}" ]; then
+if [ -n "$build" ] || [ -z "${QUIC_SERVER+set}" ] || [ -z "${DGB_MODULE:-}" ]; then
 	build=$(cd "${build:-.}" && pwd)
 	if [ ! -f "$build/Makefile" ] || [ ! -x "$build/tools/dgrambatch" ]; then
 		die "$build is not a built dgrambatch build directory (give --build DIR)"

@@ -476,7 +476,9 @@ static void account(const struct mmsghdr *mm, const struct msghdr *one, unsigned
 typedef int sendmmsg_fn(int, struct mmsghdr *, unsigned int, int);
 typedef ssize_t sendmsg_fn(int, const struct msghdr *, int);
 
-static _Atomic(void *) next_mmsg, next_msg;
+typedef ssize_t sendto_fn(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+
+static _Atomic(void *) next_mmsg, next_msg, next_to;
 
 /* The definition after this one: the C library's, or a sanitizer's. */
 static void *next(_Atomic(void *) *slot, const char *name)
@@ -579,4 +581,39 @@ FAULT_EXPORT int dgb_fault_plan(const char *spec)
 	}
 	install(&p);
 	return 0;
+}
+
+/*
+ * The module sends a lone datagram without control messages with sendto(),
+ * as OpenSSL's BIO does: one send call of one entry, as sendmsg() is.
+ */
+FAULT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			    const struct sockaddr *to, socklen_t tolen)
+{
+	void *p = next(&next_to, "sendto");
+	sendto_fn *real;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr msg = { .msg_name = (void *)to, .msg_namelen = tolen,
+			      .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t r;
+	int err, saved;
+
+	if (p == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	memcpy(&real, &p, sizeof(real));
+	pthread_once(&env_once, read_env);
+	if (fd < 0)
+		return real(fd, buf, len, flags, to, tolen);
+	if (decide(fd, NULL, &msg, 1, &err) == 0) {
+		errno = err;
+		return -1;
+	}
+	r = real(fd, buf, len, flags, to, tolen);
+	saved = errno;
+	if (r >= 0)
+		account(NULL, &msg, 1);
+	errno = saved;
+	return r;
 }

@@ -431,7 +431,17 @@ static int send_split(int fd, const struct mmsghdr *e, unsigned int nseg, int fl
 		if (two[1].msg_hdr.msg_controllen == 0)
 			two[1].msg_hdr.msg_control = NULL;
 	}
-	return dgb_sock_send(fd, two, 2, segs, flags, tx);
+	int r = dgb_sock_send(fd, two, 2, segs, flags, tx);
+
+	/*
+	 * Where 64 went out as one send, the count was at fault: the socket
+	 * keeps 64.  Where the kernel refused those too, the fault was the
+	 * route's or the device's, and segmentation is off already.  Several
+	 * senders may meet the same refusal; each splits its own run.
+	 */
+	if (atomic_load_explicit(&tx->gso, memory_order_relaxed))
+		atomic_store_explicit(&tx->old_max, 1, memory_order_relaxed);
+	return r;
 }
 
 int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
@@ -443,8 +453,7 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 	if (n > DGB_MAX_BATCH)
 		n = DGB_MAX_BATCH;
 	r = send_entries(fd, e, n, flags, &calls);
-	if (r == -EINVAL && segs != NULL && segs[0] > DGB_GSO_OLD_MAX_SEGMENTS && tx != NULL &&
-	    !atomic_exchange_explicit(&tx->old_max, 1, memory_order_relaxed)) {
+	if (r == -EINVAL && segs != NULL && segs[0] > DGB_GSO_OLD_MAX_SEGMENTS && tx != NULL) {
 		count(DGB_TX_SYSCALLS, calls);
 		return send_split(fd, e, segs[0], flags, tx);
 	}
