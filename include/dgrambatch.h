@@ -541,6 +541,7 @@ static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 {
 	dgb_mmsg_fn_ *native;
 	DGB_MMSG_ARGS a;
+	int mark;
 
 	if (msgs_processed == NULL) {
 		ERR_raise(ERR_LIB_BIO, ERR_R_PASSED_NULL_PARAMETER);
@@ -567,14 +568,23 @@ static inline int dgb_mmsg_(BIO *b, DGB_MSG *msg, size_t stride, size_t num_msg,
 	a.num_msg = num_msg;
 	a.flags = flags;
 	a.msgs_processed = msgs_processed;
-	ERR_set_mark();
+	/*
+	 * A datagram BIO answers a control it does not know with 0 and raises
+	 * nothing; any other BIO might, which is then forgotten.  (The mark
+	 * costs as much as the rest of a one-datagram call.)
+	 */
+	mark = BIO_method_type(b) != BIO_TYPE_DGRAM;
+	if (mark)
+		ERR_set_mark();
 	(void)BIO_ctrl(b, send ? DGB_CTRL_SENDMMSG : DGB_CTRL_RECVMMSG, 0, &a);
 	if (a.handled) {
-		ERR_clear_last_mark();
+		if (mark)
+			ERR_clear_last_mark();
 		return a.result;
 	}
 	/* Not the module: forget what the unknown control raised, if anything. */
-	ERR_pop_to_mark();
+	if (mark)
+		ERR_pop_to_mark();
 	if (num_msg == 0)
 		return 1;
 	if (msg == NULL) {
