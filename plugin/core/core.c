@@ -379,13 +379,23 @@ static int gso_refused(int err)
 
 /*
  * Entry e, a segmented send the kernel refused with err, sent again as one
- * entry per datagram, in order, in one call.  Its control messages end
- * with UDP_SEGMENT, which is left off.  Where the datagrams go out alone,
+ * entry per datagram, in order, in one call.  Where the datagrams go out alone,
  * the fault was segmentation's: it is counted and, unless only a size was
  * at fault (EMSGSIZE, which the route of one destination can cause), GSO is
  * turned off for the socket.  Returns the datagrams sent, or -errno when
  * none was.
  */
+/*
+ * Part of a segmented entry sent as one datagram: the entry's control
+ * messages end with UDP_SEGMENT (see dgb_sock_send), which is left off.
+ */
+static void drop_segment_cmsg(struct msghdr *m)
+{
+	m->msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
+	if (m->msg_controllen == 0)
+		m->msg_control = NULL;
+}
+
 static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int flags,
 		       struct dgb_sock_tx *tx, int err, unsigned int calls)
 {
@@ -397,9 +407,7 @@ static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int f
 		one[k].msg_hdr = e->msg_hdr;
 		one[k].msg_hdr.msg_iov = &e->msg_hdr.msg_iov[k];
 		one[k].msg_hdr.msg_iovlen = 1;
-		one[k].msg_hdr.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
-		if (one[k].msg_hdr.msg_controllen == 0)
-			one[k].msg_hdr.msg_control = NULL;
+		drop_segment_cmsg(&one[k].msg_hdr);
 	}
 	r = send_entries(fd, one, nseg, flags, &more);
 	count_io(TX, calls + more, r > 0 ? (uint64_t)r : 0, r > 0 ? sum_len(one, r) : 0);
@@ -414,24 +422,21 @@ static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int f
 /*
  * Entry e, a segmented send of nseg > 64 datagrams that the kernel refused
  * as too many (nothing was sent), sent again as two: the first 64, and the
- * rest (with no UDP_SEGMENT if that is one datagram, its control messages
- * ending with UDP_SEGMENT).  Returns what dgb_sock_send() returns for them.
+ * rest (with no UDP_SEGMENT if that is one datagram).  Returns what dgb_sock_send() returns for them.
  */
 static int send_split(int fd, const struct mmsghdr *e, unsigned int nseg, int flags,
 		      struct dgb_sock_tx *tx)
 {
 	struct mmsghdr two[2] = { *e, *e };
 	uint16_t segs[2] = { DGB_GSO_OLD_MAX_SEGMENTS, (uint16_t)(nseg - DGB_GSO_OLD_MAX_SEGMENTS) };
+	int r;
 
 	two[0].msg_hdr.msg_iovlen = DGB_GSO_OLD_MAX_SEGMENTS;
 	two[1].msg_hdr.msg_iov = &e->msg_hdr.msg_iov[DGB_GSO_OLD_MAX_SEGMENTS];
 	two[1].msg_hdr.msg_iovlen = segs[1];
-	if (segs[1] == 1) {
-		two[1].msg_hdr.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
-		if (two[1].msg_hdr.msg_controllen == 0)
-			two[1].msg_hdr.msg_control = NULL;
-	}
-	int r = dgb_sock_send(fd, two, 2, segs, flags, tx);
+	if (segs[1] == 1)
+		drop_segment_cmsg(&two[1].msg_hdr);
+	r = dgb_sock_send(fd, two, 2, segs, flags, tx);
 
 	/*
 	 * Where 64 went out as one send, the count was at fault: the socket
