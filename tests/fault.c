@@ -521,10 +521,31 @@ FAULT_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int f
 	return r;
 }
 
-FAULT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+/* The real call for one entry, msg: sendmsg() itself, or sendto() of its parts. */
+typedef ssize_t real_one_fn(void *real, int fd, const struct msghdr *msg, int flags);
+
+static ssize_t real_sendmsg(void *real, int fd, const struct msghdr *msg, int flags)
 {
-	void *p = next(&next_msg, "sendmsg");
-	sendmsg_fn *real;
+	sendmsg_fn *fn;
+
+	memcpy(&fn, &real, sizeof(fn));
+	return fn(fd, msg, flags);
+}
+
+static ssize_t real_sendto(void *real, int fd, const struct msghdr *msg, int flags)
+{
+	sendto_fn *fn;
+
+	memcpy(&fn, &real, sizeof(fn));
+	return fn(fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, flags, msg->msg_name,
+		  msg->msg_namelen);
+}
+
+/* A send call of one entry, msg, under the plan: sendmsg() and sendto(). */
+static ssize_t one_entry(_Atomic(void *) *slot, const char *name, real_one_fn *call, int fd,
+			 const struct msghdr *msg, int flags)
+{
+	void *p = next(slot, name);
 	ssize_t r;
 	int err, saved;
 
@@ -532,15 +553,14 @@ FAULT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		errno = ENOSYS;
 		return -1;
 	}
-	memcpy(&real, &p, sizeof(real));
 	pthread_once(&env_once, read_env);
 	if (fd < 0 || msg == NULL)
-		return real(fd, msg, flags);
+		return call(p, fd, msg, flags);
 	if (decide(fd, NULL, msg, 1, &err) == 0) {
 		errno = err;
 		return -1;
 	}
-	r = real(fd, msg, flags);
+	r = call(p, fd, msg, flags);
 	saved = errno;
 	if (r >= 0)
 		account(NULL, msg, 1);
@@ -548,39 +568,9 @@ FAULT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return r;
 }
 
-static int clamp(unsigned long v)
+FAULT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	return v > INT_MAX ? INT_MAX : (int)v;
-}
-
-FAULT_EXPORT int dgb_fault_plan(const char *spec)
-{
-	static const struct {
-		const char *name;
-		atomic_ulong *v;
-	} counts[] = { { "calls", &st_calls },
-		       { "gso-seen", &st_gso_seen },
-		       { "gso-sent", &st_gso_sent },
-		       { "gso-segments", &st_gso_segments },
-		       { "fired", &st_fired } };
-	struct plan p;
-
-	pthread_once(&env_once, read_env);
-	if (spec == NULL)
-		spec = "";
-	if (spec[0] == '?') {
-		for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
-			if (strcmp(spec + 1, counts[i].name) == 0)
-				return clamp(atomic_load(counts[i].v));
-		errno = EINVAL;
-		return -1;
-	}
-	if (!parse_plan(spec, &p)) {
-		errno = EINVAL;
-		return -1;
-	}
-	install(&p);
-	return 0;
+	return one_entry(&next_msg, "sendmsg", real_sendmsg, fd, msg, flags);
 }
 
 /*
@@ -590,30 +580,9 @@ FAULT_EXPORT int dgb_fault_plan(const char *spec)
 FAULT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			    const struct sockaddr *to, socklen_t tolen)
 {
-	void *p = next(&next_to, "sendto");
-	sendto_fn *real;
 	struct iovec iov = { (void *)buf, len };
 	struct msghdr msg = { .msg_name = (void *)to, .msg_namelen = tolen,
 			      .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t r;
-	int err, saved;
 
-	if (p == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	memcpy(&real, &p, sizeof(real));
-	pthread_once(&env_once, read_env);
-	if (fd < 0)
-		return real(fd, buf, len, flags, to, tolen);
-	if (decide(fd, NULL, &msg, 1, &err) == 0) {
-		errno = err;
-		return -1;
-	}
-	r = real(fd, buf, len, flags, to, tolen);
-	saved = errno;
-	if (r >= 0)
-		account(NULL, &msg, 1);
-	errno = saved;
-	return r;
+	return one_entry(&next_to, "sendto", real_sendto, fd, &msg, flags);
 }
