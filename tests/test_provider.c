@@ -274,6 +274,19 @@ static int find_dgrambatch(OSSL_PROVIDER *p, void *arg)
 }
 
 /*
+ * Load the configuration file path (removed afterwards) into ctx, and
+ * find its dgrambatch provider: find_prov.
+ */
+static void config_provider(OSSL_LIB_CTX *ctx, const char *path)
+{
+	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
+	unlink(path);
+	find_prov = NULL;
+	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
+	ck_assert_ptr_nonnull(find_prov);
+}
+
+/*
  * max_batch in the provider's section limits every batched call; the
  * provider reports the limit in force.
  */
@@ -290,11 +303,7 @@ START_TEST(test_config_max_batch)
 	DGB_MSG msg[100];
 	size_t done = 0;
 
-	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
-	unlink(path);
-	find_prov = NULL;
-	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
-	ck_assert_ptr_nonnull(find_prov);
+	config_provider(ctx, path);
 	ck_assert_int_eq(OSSL_PROVIDER_get_params(find_prov, p), 1);
 	ck_assert_uint_eq(limit, 64);
 
@@ -337,11 +346,7 @@ START_TEST(test_config_gso)
 	char buf[16];
 	size_t done = 0;
 
-	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
-	unlink(path);
-	find_prov = NULL;
-	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
-	ck_assert_ptr_nonnull(find_prov);
+	config_provider(ctx, path);
 	ck_assert_int_eq(OSSL_PROVIDER_get_params(find_prov, p), 1);
 	ck_assert_str_eq(gso, "off");
 	ba = module_bio(DGB_provider_bio_method(find_prov), fa, &b);
@@ -531,11 +536,7 @@ START_TEST(test_header_uses_configured)
 	char *path = write_cnf("");
 	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
 
-	ck_assert_int_eq(OSSL_LIB_CTX_load_config(ctx, path), 1);
-	unlink(path);
-	find_prov = NULL;
-	OSSL_PROVIDER_do_all(ctx, find_dgrambatch, NULL);
-	ck_assert_ptr_nonnull(find_prov);
+	config_provider(ctx, path);
 	ck_assert_ptr_eq(DGB_s_datagram(ctx), DGB_provider_bio_method(find_prov));
 	OSSL_LIB_CTX_free(ctx);
 }
