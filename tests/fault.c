@@ -573,6 +573,41 @@ FAULT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return one_entry(&next_msg, "sendmsg", real_sendmsg, fd, msg, flags);
 }
 
+static int clamp(unsigned long v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+FAULT_EXPORT int dgb_fault_plan(const char *spec)
+{
+	static const struct {
+		const char *name;
+		atomic_ulong *v;
+	} counts[] = { { "calls", &st_calls },
+		       { "gso-seen", &st_gso_seen },
+		       { "gso-sent", &st_gso_sent },
+		       { "gso-segments", &st_gso_segments },
+		       { "fired", &st_fired } };
+	struct plan p;
+
+	pthread_once(&env_once, read_env);
+	if (spec == NULL)
+		spec = "";
+	if (spec[0] == '?') {
+		for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+			if (strcmp(spec + 1, counts[i].name) == 0)
+				return clamp(atomic_load(counts[i].v));
+		errno = EINVAL;
+		return -1;
+	}
+	if (!parse_plan(spec, &p)) {
+		errno = EINVAL;
+		return -1;
+	}
+	install(&p);
+	return 0;
+}
+
 /*
  * The module sends a lone datagram without control messages with sendto(),
  * as OpenSSL's BIO does: one send call of one entry, as sendmsg() is.
