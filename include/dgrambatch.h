@@ -78,14 +78,33 @@ extern "C" {
 #define DGB_PARAM_GSO_SEGMENTS "dgrambatch-gso-segments"
 #define DGB_PARAM_GSO_FALLBACKS "dgrambatch-gso-fallbacks"
 #define DGB_PARAM_GSO "dgrambatch-gso"
+/*
+ * UDP receive offload (GRO) on the receive path: coalesced receives (trains
+ * of two or more datagrams), the datagrams delivered from them, and those
+ * of a train that went to a later call than the one that received it
+ * (counters); the "gro" setting in force (OSSL_PARAM_UTF8_PTR).
+ */
+#define DGB_PARAM_GRO_RECEIVES "dgrambatch-gro-receives"
+#define DGB_PARAM_GRO_SEGMENTS "dgrambatch-gro-segments"
+#define DGB_PARAM_GRO_CARRIED "dgrambatch-gro-carried"
+#define DGB_PARAM_GRO "dgrambatch-gro"
+/*
+ * Counters: datagrams the kernel dropped on the module's sockets for want
+ * of room (SO_RXQ_OVFL, seen while GRO is on), and receives the kernel cut
+ * short although the module's buffer had room for any datagram.
+ */
+#define DGB_PARAM_RX_KERNEL_DROPS "dgrambatch-rx-kernel-drops"
+#define DGB_PARAM_RX_TRUNCATED "dgrambatch-rx-truncated"
 
 /*
  * Keys of the provider's section in openssl.cnf, next to "module" and
  * "activate":  max_batch = 1..1024 (default 1024); gso = auto | off
- * (default auto: segmented sends where the kernel has them).
+ * (default auto: segmented sends where the kernel has them); gro = auto |
+ * off (default auto: coalesced receives once a BIO receives in batches).
  */
 #define DGB_CONF_MAX_BATCH "max_batch"
 #define DGB_CONF_GSO "gso"
+#define DGB_CONF_GRO "gro"
 
 /*
  * Datagram BIO controls that OpenSSL 3.2 added.  The module answers them on
@@ -252,6 +271,20 @@ typedef struct dgb_msg_st {
 #define DGB_CTRL_SET_GSO 0x44474207
 #define DGB_get_gso(b) ((int)BIO_ctrl((b), DGB_CTRL_GET_GSO, 0, (b)))
 #define DGB_set_gso(b, on) ((int)BIO_ctrl((b), DGB_CTRL_SET_GSO, (on) != 0, (b)))
+
+/*
+ * UDP GRO on one module BIO: DGB_get_gro() tells whether its socket hands
+ * over coalesced trains, which the BIO splits (1), or not (0; also before
+ * the BIO's first batched receive, which turns it on, and for any other
+ * BIO).  DGB_set_gro(b, 0) keeps it off: for a program that reads the
+ * socket itself; it fails once GRO is on, since trains may be queued
+ * already.  DGB_set_gro(b, 1) turns it on now, where the kernel and the
+ * configuration allow it.  Both return 1 when the BIO is then as asked.
+ */
+#define DGB_CTRL_GET_GRO 0x44474208
+#define DGB_CTRL_SET_GRO 0x44474209
+#define DGB_get_gro(b) ((int)BIO_ctrl((b), DGB_CTRL_GET_GRO, 0, (b)))
+#define DGB_set_gro(b, on) ((int)BIO_ctrl((b), DGB_CTRL_SET_GRO, (on) != 0, (b)))
 
 typedef struct dgb_mmsg_args_st {
 	/* The first four members keep their places in every version. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "internal.h"
 #include "probe/probe.h"
 
 /*
@@ -25,7 +26,7 @@
  * initial-exec model would spare each access a call to __tls_get_addr, but
  * in a module that is dlopen'ed it draws on glibc's small static-TLS
  * surplus, and once that is used up dlopen fails.  A counted call makes one
- * access (count_io); measured with callgrind, initial-exec would save 14
+ * access (dgb_count_io); measured with callgrind, initial-exec would save 14
  * instructions of it, about 0.5% of a loopback write and read.
  */
 struct thread_stats {
@@ -120,26 +121,21 @@ static void add(struct thread_stats *t, enum dgb_counter c, uint64_t v)
 			      memory_order_relaxed);
 }
 
-static void count(enum dgb_counter c, uint64_t v)
+void dgb_count(enum dgb_counter c, uint64_t v)
 {
 	add(stats_self(), c, v);
 }
 
-/* The counters of one direction of traffic. */
-enum dir { TX, RX };
-
+/* The counters of each direction of traffic. */
 static const struct {
 	enum dgb_counter syscalls, datagrams, bytes;
 } dir_counters[] = {
-	[TX] = { DGB_TX_SYSCALLS, DGB_TX_DATAGRAMS, DGB_TX_BYTES },
-	[RX] = { DGB_RX_SYSCALLS, DGB_RX_DATAGRAMS, DGB_RX_BYTES },
+	[DGB_DIR_TX] = { DGB_TX_SYSCALLS, DGB_TX_DATAGRAMS, DGB_TX_BYTES },
+	[DGB_DIR_RX] = { DGB_RX_SYSCALLS, DGB_RX_DATAGRAMS, DGB_RX_BYTES },
 };
 
-/*
- * Count `calls` system calls that moved n datagrams of `bytes` in all.  The
- * thread's block is looked up once: one thread-local access per call.
- */
-static void count_io(enum dir dir, uint64_t calls, uint64_t n, uint64_t bytes)
+/* The thread's block is looked up once: one thread-local access per call. */
+void dgb_count_io(enum dgb_dir dir, uint64_t calls, uint64_t n, uint64_t bytes)
 {
 	struct thread_stats *t = stats_self();
 
@@ -222,31 +218,21 @@ int dgb_err_raise_non_fatal(int err)
 	return e != NULL && e->non_fatal;
 }
 
-/* Record an error's class and hand back -err for the caller to return. */
-static int fail(int err)
+int dgb_fail(int err)
 {
 	if (dgb_errclass(err) == DGB_ERR_ICMP)
-		count(DGB_ICMP_ERRORS, 1);
+		dgb_count(DGB_ICMP_ERRORS, 1);
 	return -err;
 }
 
-/*
- * A system call's result as the core returns it: the count, or -errno read
- * at once, before counting or anything else can change errno.
- */
-static inline ssize_t sys_result(ssize_t r)
-{
-	return r < 0 ? -errno : r;
-}
-
-/* Count one single-datagram call; r is its sys_result(). */
-static ssize_t counted(enum dir dir, ssize_t r)
+/* Count one single-datagram call; r is its dgb_sys_result(). */
+static ssize_t counted(enum dgb_dir dir, ssize_t r)
 {
 	if (r < 0) {
-		count(dir_counters[dir].syscalls, 1);
-		return fail((int)-r);
+		dgb_count(dir_counters[dir].syscalls, 1);
+		return dgb_fail((int)-r);
 	}
-	count_io(dir, 1, 1, (uint64_t)r);
+	dgb_count_io(dir, 1, 1, (uint64_t)r);
 	return r;
 }
 
@@ -258,37 +244,37 @@ static ssize_t counted(enum dir dir, ssize_t r)
 static ssize_t send1(int fd, const struct msghdr *m, int flags)
 {
 	if (m->msg_controllen == 0 && m->msg_iovlen == 1)
-		return sys_result(sendto(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len, flags,
+		return dgb_sys_result(sendto(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len, flags,
 					 m->msg_name, m->msg_namelen));
-	return sys_result(sendmsg(fd, m, flags));
+	return dgb_sys_result(sendmsg(fd, m, flags));
 }
 
 static ssize_t recv1(int fd, struct msghdr *m, int flags)
 {
 	if (m->msg_controllen == 0 && m->msg_iovlen == 1) {
-		ssize_t r = sys_result(recvfrom(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len,
+		ssize_t r = dgb_sys_result(recvfrom(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len,
 						flags, m->msg_name,
 						m->msg_name != NULL ? &m->msg_namelen : NULL));
 
 		m->msg_flags = 0;
 		return r;
 	}
-	return sys_result(recvmsg(fd, m, flags));
+	return dgb_sys_result(recvmsg(fd, m, flags));
 }
 
 ssize_t dgb_sock_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	return counted(TX, send1(fd, msg, flags));
+	return counted(DGB_DIR_TX, send1(fd, msg, flags));
 }
 
 ssize_t dgb_sock_write(int fd, const void *buf, size_t len)
 {
-	return counted(TX, sys_result(write(fd, buf, len)));
+	return counted(DGB_DIR_TX, dgb_sys_result(write(fd, buf, len)));
 }
 
 ssize_t dgb_sock_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return counted(RX, recv1(fd, msg, flags));
+	return counted(DGB_DIR_RX, recv1(fd, msg, flags));
 }
 
 /*
@@ -341,7 +327,7 @@ static int send_entries(int fd, struct mmsghdr *e, unsigned int n, int flags,
 	*calls = 0;
 #ifdef HAVE_SENDMMSG
 	if (n > 1 && dgb_cap_usable(DGB_CAP_SENDMMSG)) {
-		int r = (int)sys_result(sendmmsg(fd, e, n, flags));
+		int r = (int)dgb_sys_result(sendmmsg(fd, e, n, flags));
 
 		*calls = 1;
 		if (r != -ENOSYS)
@@ -350,7 +336,7 @@ static int send_entries(int fd, struct mmsghdr *e, unsigned int n, int flags,
 	}
 #endif
 	if (n > 1)
-		count(DGB_FALLBACK_BATCHES, 1);
+		dgb_count(DGB_FALLBACK_BATCHES, 1);
 	for (i = 0; i < n; i++) {
 		ssize_t r = send1(fd, &e[i].msg_hdr, flags);
 
@@ -410,10 +396,10 @@ static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int f
 		drop_segment_cmsg(&one[k].msg_hdr);
 	}
 	r = send_entries(fd, one, nseg, flags, &more);
-	count_io(TX, calls + more, r > 0 ? (uint64_t)r : 0, r > 0 ? sum_len(one, r) : 0);
+	dgb_count_io(DGB_DIR_TX, calls + more, r > 0 ? (uint64_t)r : 0, r > 0 ? sum_len(one, r) : 0);
 	if (r < 0)
-		return fail(-r);
-	count(DGB_GSO_FALLBACKS, 1);
+		return dgb_fail(-r);
+	dgb_count(DGB_GSO_FALLBACKS, 1);
 	if (err != EMSGSIZE && tx != NULL)
 		atomic_store_explicit(&tx->gso, 0, memory_order_relaxed);
 	return r;
@@ -459,7 +445,7 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 		n = DGB_MAX_BATCH;
 	r = send_entries(fd, e, n, flags, &calls);
 	if (r == -EINVAL && segs != NULL && segs[0] > DGB_GSO_OLD_MAX_SEGMENTS && tx != NULL) {
-		count(DGB_TX_SYSCALLS, calls);
+		dgb_count(DGB_TX_SYSCALLS, calls);
 		return send_split(fd, e, segs[0], flags, tx);
 	}
 	if (r < 0 && segs != NULL && segs[0] > 1 && gso_refused(-r))
@@ -486,12 +472,12 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 			gso_segs += k;
 		}
 	}
-	count_io(TX, calls, datagrams, r > 0 ? sum_len(e, r) : 0);
+	dgb_count_io(DGB_DIR_TX, calls, datagrams, r > 0 ? sum_len(e, r) : 0);
 	if (gso_sends > 0) {
-		count(DGB_GSO_SENDS, gso_sends);
-		count(DGB_GSO_SEGMENTS, gso_segs);
+		dgb_count(DGB_GSO_SENDS, gso_sends);
+		dgb_count(DGB_GSO_SEGMENTS, gso_segs);
 	}
-	return r < 0 ? fail(-r) : (int)datagrams;
+	return r < 0 ? dgb_fail(-r) : (int)datagrams;
 }
 
 int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
@@ -517,19 +503,19 @@ int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		n = DGB_MAX_BATCH;
 #ifdef HAVE_RECVMMSG
 	if (dgb_cap_usable(DGB_CAP_RECVMMSG)) {
-		int r = (int)sys_result(recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL));
+		int r = (int)dgb_sys_result(recvmmsg(fd, msgs, n, flags | MSG_WAITFORONE, NULL));
 
 		if (r >= 0) {
-			count_io(RX, 1, (uint64_t)r, sum_len(msgs, r));
+			dgb_count_io(DGB_DIR_RX, 1, (uint64_t)r, sum_len(msgs, r));
 			return r;
 		}
-		count(DGB_RX_SYSCALLS, 1);
+		dgb_count(DGB_RX_SYSCALLS, 1);
 		if (r != -ENOSYS)
-			return fail(-r);
+			return dgb_fail(-r);
 		dgb_caps_revoke(DGB_CAP_RECVMMSG);
 	}
 #endif
-	count(DGB_FALLBACK_BATCHES, 1);
+	dgb_count(DGB_FALLBACK_BATCHES, 1);
 	return recv_loop(fd, msgs, n, flags);
 }
 

@@ -16,6 +16,7 @@
 #ifndef DGB_CORE_H
 #define DGB_CORE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,6 +89,18 @@ enum dgb_counter {
 	DGB_GSO_SEGMENTS,
 	/* Segmented sends the kernel refused, sent again one datagram at a time. */
 	DGB_GSO_FALLBACKS,
+	/*
+	 * Coalesced receives (UDP_GRO: a train of two or more datagrams), the
+	 * datagrams delivered from them, and the datagrams of a train that
+	 * did not fit the call that received it and went to a later call.
+	 */
+	DGB_GRO_RECEIVES,
+	DGB_GRO_SEGMENTS,
+	DGB_GRO_CARRIED,
+	/* Datagrams the kernel dropped on the module's sockets (SO_RXQ_OVFL). */
+	DGB_RX_KERNEL_DROPS,
+	/* Receives the kernel cut short although the module's buffer was whole. */
+	DGB_RX_TRUNCATED,
 	DGB_NCOUNTERS
 };
 
@@ -185,6 +198,12 @@ int dgb_sock_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + \
 	 CMSG_SPACE(sizeof(uint32_t)))
 
+/* A control buffer of DGB_CMSG_SPACE, aligned for struct cmsghdr. */
+union dgb_cmsg_buf {
+	char buf[DGB_CMSG_SPACE];
+	struct cmsghdr align;
+};
+
 /*
  * Everything one batch of DGB_MAX_BATCH datagrams needs besides the
  * payloads.  Each thread gets its own, allocated on its first batch and
@@ -197,13 +216,99 @@ struct dgb_batch {
 	uint16_t segs[DGB_MAX_BATCH];
 	struct iovec iov[DGB_MAX_BATCH];
 	struct sockaddr_in6 name[DGB_MAX_BATCH];
-	union {
-		char buf[DGB_CMSG_SPACE];
-		struct cmsghdr align;
-	} ctl[DGB_MAX_BATCH];
+	union dgb_cmsg_buf ctl[DGB_MAX_BATCH];
 };
 
 /* This thread's batch space, or NULL if it cannot be allocated. */
 struct dgb_batch *dgb_batch_get(void);
+
+/*
+ * UDP generic receive offload (GRO).  With UDP_GRO on, the kernel hands
+ * over a train of same-sized datagrams from one sender as one buffer, with
+ * the segment size in a control message; any receive may return one, so a
+ * buffer smaller than the largest train (64 KB) would lose datagrams.  The
+ * core receives into buffers of its own, DGB_GRO_SLOTS of
+ * DGB_GRO_SLOT_BYTES for each socket, allocated when GRO goes on and
+ * touched only as data fills them, and copies each datagram of a train into
+ * the caller's next message, with the train's sender and control messages.
+ *
+ * A train with more datagrams than the call has room for is not taken off
+ * the socket: it is read with MSG_PEEK, the datagrams that fit are
+ * delivered, and the rest are kept for the next call, which delivers them
+ * first and only then removes the train from the socket.  So while the
+ * core keeps anything the socket stays readable, and a program that sleeps
+ * in poll, select or on the BIO's read poll descriptor is woken as if the
+ * datagrams were still queued, which they are.  To take several datagrams
+ * in one call without taking a train that does not fit, the core first
+ * lists the queue (recvmmsg with MSG_PEEK and MSG_TRUNC under SO_PEEK_OFF,
+ * which copies nothing), then takes just the whole trains that fit.
+ *
+ * The state is per socket; several threads may receive on it at once, one
+ * at a time through its lock.  Anything else that reads the socket while
+ * GRO is on (the program itself, a second BIO) breaks the bookkeeping.
+ */
+#define DGB_GRO_SLOTS 32
+#define DGB_GRO_SLOT_BYTES 65536
+
+enum dgb_gro_state {
+	/* Not decided yet: the glue decides at the first batched receive. */
+	DGB_GRO_UNDECIDED,
+	DGB_GRO_OFF,
+	DGB_GRO_ON,
+};
+
+struct dgb_gro_store;
+
+struct dgb_sock_rx {
+	atomic_int gro; /* enum dgb_gro_state */
+	/* Whether the core turned UDP_GRO on, and so turns it off at release. */
+	int enabled_here;
+	pthread_mutex_t lock;
+	struct dgb_gro_store *store;
+	/* Bytes kept for later calls (BIO_pending). */
+	atomic_size_t pending;
+};
+
+/* Set rx up, undecided and with no socket; dgb_sock_rx_destroy() undoes it. */
+void dgb_sock_rx_init(struct dgb_sock_rx *rx);
+void dgb_sock_rx_destroy(struct dgb_sock_rx *rx);
+
+/*
+ * Take socket fd: where it has UDP_GRO on already (the program turned it
+ * on), every receive may be a train, so rx goes on at once.  Returns 0, or
+ * -errno when the buffers cannot be allocated.
+ */
+int dgb_sock_rx_attach(struct dgb_sock_rx *rx, int fd);
+
+/*
+ * Turn UDP_GRO on for fd (and SO_RXQ_OVFL, for the drop count) and receive
+ * through the core's buffers from now on.  Returns 0 or -errno; on failure
+ * the socket is left as it was and rx is off.
+ */
+int dgb_sock_rx_enable(struct dgb_sock_rx *rx, int fd);
+
+/*
+ * Let go of fd: free the buffers (datagrams kept in them are dropped, as a
+ * BIO's buffer is when it is freed) and, where the core turned UDP_GRO on
+ * and the socket stays open (restore), turn it off again.
+ */
+void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore);
+
+/*
+ * dgb_sock_recvmmsg(), through rx where GRO is on: up to n datagrams, each
+ * exactly as the kernel would have delivered it alone (data truncated to
+ * the caller's buffer with MSG_TRUNC, sender, control messages).  flags may
+ * hold MSG_PEEK, which takes one datagram and leaves it to be read again.
+ */
+int dgb_sock_recv(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+		  struct dgb_sock_rx *rx);
+
+/* Bytes kept in rx for later calls. */
+size_t dgb_sock_rx_pending(struct dgb_sock_rx *rx);
+
+static inline int dgb_sock_rx_on(struct dgb_sock_rx *rx)
+{
+	return atomic_load_explicit(&rx->gro, memory_order_acquire) == DGB_GRO_ON;
+}
 
 #endif /* DGB_CORE_H */

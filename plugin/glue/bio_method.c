@@ -81,6 +81,7 @@ static int dgb_create(BIO *b)
 	if (d == NULL)
 		return 0;
 	d->fd = -1;
+	dgb_sock_rx_init(&d->rx);
 	dgb_addr_clear(&d->peer);
 	dgb_addr_clear(&d->local);
 	BIO_set_data(b, d);
@@ -89,9 +90,15 @@ static int dgb_create(BIO *b)
 	return 1;
 }
 
-/* Give up the socket, closing it if the BIO owns it. */
+/*
+ * Give up the socket, closing it if the BIO owns it.  A socket that stays
+ * open gets back the receive settings GRO changed.
+ */
 static void release_fd(BIO *b, struct dgb_bio *d)
 {
+	int closing = BIO_get_shutdown(b) && BIO_get_init(b) && d->fd >= 0;
+
+	dgb_sock_rx_release(&d->rx, d->fd, !closing);
 	if (BIO_get_shutdown(b)) {
 		if (BIO_get_init(b) && d->fd >= 0)
 			close(d->fd);
@@ -107,6 +114,7 @@ static int dgb_destroy(BIO *b)
 	if (d == NULL)
 		return 0;
 	release_fd(b, d);
+	dgb_sock_rx_destroy(&d->rx);
 	OPENSSL_free(d);
 	BIO_set_data(b, NULL);
 	return 1;
@@ -129,19 +137,48 @@ static int enable_local_addr(struct dgb_bio *d, int enable)
 }
 
 /*
- * Whether this BIO's socket can send segmented: UDP, IPv4 or IPv6, a
- * kernel with UDP_SEGMENT (DGRAMBATCH_CAPS_DISABLE=udp_segment says no),
- * and a configuration that allows it (gso = auto).
+ * Whether this BIO's socket can use a UDP offload: UDP, IPv4 or IPv6, a
+ * kernel with the offload's option (cap; DGRAMBATCH_CAPS_DISABLE=udp_segment
+ * or udp_gro says no), and a configuration that allows it (allowed).
  */
-static int gso_possible(const struct dgb_bio *d)
+static int offload_possible(const struct dgb_bio *d, int allowed, unsigned int cap)
 {
 	int proto = 0;
 	socklen_t len = sizeof(proto);
 
-	return dgb_gso_allowed() && dgb_cap_usable(DGB_CAP_UDP_SEGMENT) &&
+	return allowed && dgb_cap_usable(cap) &&
 	       (d->local.sa.sa_family == AF_INET || d->local.sa.sa_family == AF_INET6) &&
 	       getsockopt(d->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
 	       proto == IPPROTO_UDP;
+}
+
+/* Segmented sends: gso = auto and UDP_SEGMENT. */
+static int gso_possible(const struct dgb_bio *d)
+{
+	return offload_possible(d, dgb_gso_allowed(), DGB_CAP_UDP_SEGMENT);
+}
+
+/* Coalesced receives: gro = auto, UDP_GRO, and not refused for this BIO. */
+static int gro_possible(const struct dgb_bio *d)
+{
+	return !d->gro_refused && offload_possible(d, dgb_gro_allowed(), DGB_CAP_UDP_GRO);
+}
+
+/*
+ * UDP GRO goes on at a BIO's first batched receive, not when the socket is
+ * attached: a program that receives in batches through the BIO has handed
+ * it the reading, while one that only calls BIO_read(), or reads the socket
+ * itself, never sees its socket changed.  Concurrent first receives meet in
+ * dgb_sock_rx_enable(), which turns it on once; none of them receives
+ * before the decision is made.
+ */
+void dgb_bio_gro_decide(struct dgb_bio *d)
+{
+	int undecided = DGB_GRO_UNDECIDED;
+
+	if (gro_possible(d) && dgb_sock_rx_enable(&d->rx, d->fd) == 0)
+		return;
+	atomic_compare_exchange_strong(&d->rx.gro, &undecided, DGB_GRO_OFF);
 }
 
 static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
@@ -168,6 +205,11 @@ static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
 	/* Socket-option probes still open are answered from this socket. */
 	dgb_caps_learn_fd(d->fd);
 	atomic_store(&d->tx.gso, gso_possible(d));
+	/* A socket that has UDP_GRO already is split from the first read on. */
+	if (dgb_sock_rx_attach(&d->rx, d->fd) < 0) {
+		ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
+		return 0;
+	}
 	return 1;
 }
 
@@ -263,8 +305,13 @@ static ssize_t read_one(struct dgb_bio *d, char *out, int outl, union dgb_addr *
 			.msg_iovlen = 1,
 		};
 
+		struct mmsghdr one = { .msg_hdr = mh };
+
 		dgb_addr_clear(from);
-		r = dgb_sock_recvmsg(d->fd, &mh, d->peek ? MSG_PEEK : 0);
+		/* One datagram, also where the socket hands over trains (GRO). */
+		r = dgb_sock_recv(d->fd, &one, 1, d->peek ? MSG_PEEK : 0, &d->rx);
+		if (r > 0)
+			r = one.msg_len;
 	} while (r < 0 && dgb_errclass((int)-r) == DGB_ERR_ICMP && ++tries < ICMP_ABSORB_MAX);
 	return r;
 }
@@ -448,8 +495,14 @@ static long detect_peer(struct dgb_bio *d, long num, void *ptr)
  */
 static long dup_state(const struct dgb_bio *d, BIO *to)
 {
-	if (to != NULL && BIO_ctrl(to, DGB_CTRL_IDENTIFY, 0, to) == DGB_IDENTITY)
-		((struct dgb_bio *)BIO_get_data(to))->fd = d->fd;
+	if (to != NULL && BIO_ctrl(to, DGB_CTRL_IDENTIFY, 0, to) == DGB_IDENTITY) {
+		struct dgb_bio *c = BIO_get_data(to);
+
+		c->fd = d->fd;
+		/* Where the shared socket has GRO on, the copy must split too. */
+		if (dgb_sock_rx_attach(&c->rx, c->fd) < 0)
+			return 0;
+	}
 	return 1;
 }
 
@@ -477,9 +530,11 @@ static long ctrl_bio(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
 	switch (cmd) {
 	case BIO_CTRL_RESET:
 	case BIO_CTRL_INFO:
-	case BIO_CTRL_PENDING:
 	case BIO_CTRL_WPENDING:
 		return 0;
+	/* Datagrams of a train that earlier reads kept (GRO); else none. */
+	case BIO_CTRL_PENDING:
+		return (long)dgb_sock_rx_pending(&d->rx);
 	case BIO_CTRL_FLUSH:
 		return 1;
 	case BIO_CTRL_DUP:
@@ -696,6 +751,35 @@ static long mmsg_v1(BIO *b, int send, DGB_MMSG_ARGS *a)
 	return a->result;
 }
 
+/*
+ * DGB_set_gro(): off only while GRO is not on yet, since trains may already
+ * be queued on the socket and would reach a reader outside the BIO whole
+ * (the kernel stops reporting their segment size when GRO goes off); on
+ * at once where possible.
+ */
+static long set_gro(BIO *b, struct dgb_bio *d, long on)
+{
+	int undecided = DGB_GRO_UNDECIDED;
+
+	if (!on) {
+		if (dgb_sock_rx_on(&d->rx)) {
+			ERR_raise_data(ERR_LIB_BIO, ERR_R_OPERATION_FAIL,
+				       "UDP GRO is on for this BIO's socket and cannot be turned "
+				       "off; turn it off before the first batched receive");
+			return 0;
+		}
+		d->gro_refused = 1;
+		atomic_compare_exchange_strong(&d->rx.gro, &undecided, DGB_GRO_OFF);
+		return 1;
+	}
+	if (dgb_sock_rx_on(&d->rx))
+		return 1;
+	d->gro_refused = 0;
+	if (!BIO_get_init(b) || !gro_possible(d) || dgb_sock_rx_enable(&d->rx, d->fd) < 0)
+		return 0;
+	return 1;
+}
+
 /* The private controls, only for this very BIO, never for a filter passing them down. */
 static long ctrl_private(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr)
 {
@@ -711,6 +795,10 @@ static long ctrl_private(BIO *b, struct dgb_bio *d, int cmd, long num, void *ptr
 			return 0;
 		atomic_store(&d->tx.gso, num != 0);
 		return 1;
+	case DGB_CTRL_GET_GRO:
+		return ptr == b && dgb_sock_rx_on(&d->rx);
+	case DGB_CTRL_SET_GRO:
+		return ptr == b ? set_gro(b, d, num) : 0;
 	case DGB_CTRL_SENDMMSG:
 	case DGB_CTRL_RECVMMSG:
 		return mmsg_v1(b, cmd == DGB_CTRL_SENDMMSG, ptr);

@@ -49,7 +49,18 @@ struct dgb_bio {
 	atomic_flag peer_lock;
 	/* Segmented sends (UDP GSO) on or off for this socket; see core.h. */
 	struct dgb_sock_tx tx;
+	/* Coalesced receives (UDP GRO) for this socket; see core.h. */
+	struct dgb_sock_rx rx;
+	/* DGB_set_gro(b, 0): never turn GRO on for this BIO. */
+	int gro_refused;
 };
+
+/*
+ * Decide, at the first batched receive, whether the BIO's socket gets
+ * UDP_GRO: where the kernel has it, the configuration allows it and
+ * DGB_set_gro() did not refuse it.
+ */
+void dgb_bio_gro_decide(struct dgb_bio *d);
 
 
 /*

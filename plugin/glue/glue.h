@@ -39,4 +39,8 @@ void dgb_set_batch_limit(unsigned int limit);
 int dgb_gso_allowed(void);
 void dgb_set_gso_allowed(int allowed);
 
+/* The same for UDP GRO on the receive path: the provider's "gro" key. */
+int dgb_gro_allowed(void);
+void dgb_set_gro_allowed(int allowed);
+
 #endif /* DGB_GLUE_H */

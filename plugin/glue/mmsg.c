@@ -50,6 +50,17 @@ _Static_assert(DGB_MAX_MSGS == DGB_MAX_BATCH,
 
 static atomic_uint batch_limit = DGB_MAX_BATCH;
 static atomic_int gso_allowed = 1;
+static atomic_int gro_allowed = 1;
+
+int dgb_gro_allowed(void)
+{
+	return atomic_load_explicit(&gro_allowed, memory_order_relaxed);
+}
+
+void dgb_set_gro_allowed(int allowed)
+{
+	atomic_store_explicit(&gro_allowed, allowed != 0, memory_order_relaxed);
+}
 
 int dgb_gso_allowed(void)
 {
@@ -465,6 +476,8 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	/* Peeking more than one would return the same datagram each time. */
 	if (d->peek)
 		n = 1;
+	if (atomic_load_explicit(&d->rx.gro, memory_order_acquire) == DGB_GRO_UNDECIDED)
+		dgb_bio_gro_decide(d);
 	for (unsigned int i = 0; i < n; i++) {
 		DGB_MSG *m = MSG_N(msg, stride, i);
 		struct msghdr *mh;
@@ -493,7 +506,7 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		}
 	}
 
-	r = dgb_sock_recvmmsg(d->fd, bt->mh, (unsigned int)n, d->peek ? MSG_PEEK : 0);
+	r = dgb_sock_recv(d->fd, bt->mh, (unsigned int)n, d->peek ? MSG_PEEK : 0, &d->rx);
 	if (r < 0) {
 		raise_batch_error(-r);
 		return 0;

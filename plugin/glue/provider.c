@@ -59,6 +59,12 @@ static const OSSL_PARAM gettable[] = {
 	OSSL_PARAM_uint64(DGB_PARAM_GSO_SEGMENTS, NULL),
 	OSSL_PARAM_uint64(DGB_PARAM_GSO_FALLBACKS, NULL),
 	OSSL_PARAM_utf8_ptr(DGB_PARAM_GSO, NULL, 0),
+	OSSL_PARAM_uint64(DGB_PARAM_GRO_RECEIVES, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_GRO_SEGMENTS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_GRO_CARRIED, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_RX_KERNEL_DROPS, NULL),
+	OSSL_PARAM_uint64(DGB_PARAM_RX_TRUNCATED, NULL),
+	OSSL_PARAM_utf8_ptr(DGB_PARAM_GRO, NULL, 0),
 	OSSL_PARAM_END
 };
 
@@ -92,7 +98,8 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	    !set_utf8(params, OSSL_PROV_PARAM_VERSION, PACKAGE_VERSION) ||
 	    !set_utf8(params, OSSL_PROV_PARAM_BUILDINFO, BUILDINFO) ||
 	    !set_utf8(params, DGB_PARAM_MODULE_PATH, path != NULL ? path : "") ||
-	    !set_utf8(params, DGB_PARAM_GSO, dgb_gso_allowed() ? "auto" : "off"))
+	    !set_utf8(params, DGB_PARAM_GSO, dgb_gso_allowed() ? "auto" : "off") ||
+	    !set_utf8(params, DGB_PARAM_GRO, dgb_gro_allowed() ? "auto" : "off"))
 		return 0;
 	p = OSSL_PARAM_locate(params, DGB_PARAM_NATIVE_MMSG);
 	if (p != NULL && !OSSL_PARAM_set_int(p, dgb_bio_native_mmsg()))
@@ -116,7 +123,12 @@ static int dgb_get_params(void *provctx, OSSL_PARAM params[])
 	       set_counter(params, DGB_PARAM_FALLBACK_BATCHES, DGB_FALLBACK_BATCHES) &&
 	       set_counter(params, DGB_PARAM_GSO_SENDS, DGB_GSO_SENDS) &&
 	       set_counter(params, DGB_PARAM_GSO_SEGMENTS, DGB_GSO_SEGMENTS) &&
-	       set_counter(params, DGB_PARAM_GSO_FALLBACKS, DGB_GSO_FALLBACKS);
+	       set_counter(params, DGB_PARAM_GSO_FALLBACKS, DGB_GSO_FALLBACKS) &&
+	       set_counter(params, DGB_PARAM_GRO_RECEIVES, DGB_GRO_RECEIVES) &&
+	       set_counter(params, DGB_PARAM_GRO_SEGMENTS, DGB_GRO_SEGMENTS) &&
+	       set_counter(params, DGB_PARAM_GRO_CARRIED, DGB_GRO_CARRIED) &&
+	       set_counter(params, DGB_PARAM_RX_KERNEL_DROPS, DGB_RX_KERNEL_DROPS) &&
+	       set_counter(params, DGB_PARAM_RX_TRUNCATED, DGB_RX_TRUNCATED);
 }
 
 /* No operations: dgrambatch supplies a BIO, not algorithms. */
@@ -232,29 +244,33 @@ static int read_max_batch(const char *max_batch)
 	return 1;
 }
 
-static int read_gso(const char *gso)
+/* An offload switch, "auto" or "off"; set() gets whether it is auto. */
+static int read_switch(const char *key, const char *val, void (*set)(int))
 {
-	if (strcmp(gso, "auto") != 0 && strcmp(gso, "off") != 0) {
+	if (strcmp(val, "auto") != 0 && strcmp(val, "off") != 0) {
 		ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_CONFIG_DATA,
-			       "dgrambatch: %s = \"%s\": expected auto or off", DGB_CONF_GSO, gso);
+			       "dgrambatch: %s = \"%s\": expected auto or off", key, val);
 		return 0;
 	}
-	dgb_set_gso_allowed(strcmp(gso, "auto") == 0);
+	set(strcmp(val, "auto") == 0);
 	return 1;
 }
 
 static int read_config(const struct core_fns *c, const OSSL_CORE_HANDLE *handle)
 {
-	const char *max_batch = NULL, *gso = NULL;
+	const char *max_batch = NULL, *gso = NULL, *gro = NULL;
 	OSSL_PARAM p[] = {
 		OSSL_PARAM_utf8_ptr(DGB_CONF_MAX_BATCH, (char **)&max_batch, 0),
 		OSSL_PARAM_utf8_ptr(DGB_CONF_GSO, (char **)&gso, 0),
+		OSSL_PARAM_utf8_ptr(DGB_CONF_GRO, (char **)&gro, 0),
 		OSSL_PARAM_END
 	};
 
 	if (c->get_params == NULL || !c->get_params(handle, p))
 		return 1;
-	return (max_batch == NULL || read_max_batch(max_batch)) && (gso == NULL || read_gso(gso));
+	return (max_batch == NULL || read_max_batch(max_batch)) &&
+	       (gso == NULL || read_switch(DGB_CONF_GSO, gso, dgb_set_gso_allowed)) &&
+	       (gro == NULL || read_switch(DGB_CONF_GRO, gro, dgb_set_gro_allowed));
 }
 
 DGB_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,

@@ -1,0 +1,596 @@
+/*
+ * gro.c - the receive side of UDP GRO: trains split back into datagrams.
+ *
+ * Copyright 2026 The dgrambatch authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * See core.h for the contract.  Everything here runs under the socket's
+ * lock (struct dgb_sock_rx), so the store needs no atomics of its own.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core.h"
+#include "internal.h"
+#include "probe/probe.h"
+
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif
+#ifndef SO_PEEK_OFF
+#define SO_PEEK_OFF 42
+#endif
+
+/* What SO_PEEK_OFF is on the socket when it cannot be used: lists are off. */
+#define PEEK_OFF_NONE (-1)
+
+/* One buffer of the store and what was received into it. */
+struct train {
+	unsigned int len;  /* bytes */
+	unsigned int seg;  /* bytes per datagram; the last may be shorter */
+	unsigned int nseg; /* datagrams in all (a lone one, even empty, is 1) */
+	unsigned int done; /* datagrams delivered */
+	/* Read with MSG_PEEK: still at the head of the socket's queue. */
+	int in_kernel;
+	int ctrunc; /* MSG_CTRUNC as the kernel set it */
+	socklen_t namelen;
+	struct sockaddr_in6 name;
+	size_t controllen;
+	union dgb_cmsg_buf ctl;
+};
+
+struct dgb_gro_store {
+	unsigned char *data; /* DGB_GRO_SLOTS buffers of DGB_GRO_SLOT_BYTES */
+	struct train t[DGB_GRO_SLOTS];
+	/*
+	 * Trains with datagrams still to deliver, oldest first: t[first] up to
+	 * t[first + kept - 1].  New receives start only when none is kept, so
+	 * they always fill the store from t[0].
+	 */
+	unsigned int first, kept;
+	/* Datagrams per receive lately, in sixteenths; picks how to read. */
+	unsigned int avg16;
+	/*
+	 * The socket's SO_PEEK_OFF as the core left it (the kernel moves it
+	 * on with every peek and back with every receive), or PEEK_OFF_NONE
+	 * where the socket has none.
+	 */
+	int peek_off;
+	/* The socket's drop count last seen (SO_RXQ_OVFL). */
+	uint32_t drops;
+	/* What the socket had before GRO went on, to put back at release. */
+	int old_rxq_ovfl, old_peek_off;
+	struct mmsghdr mh[DGB_GRO_SLOTS];
+	struct iovec iov[DGB_GRO_SLOTS];
+};
+
+static unsigned char *slot_data(struct dgb_gro_store *s, unsigned int i)
+{
+	return s->data + (size_t)i * DGB_GRO_SLOT_BYTES;
+}
+
+/* msghdr receiving into buffer i of the store, with room for all of a train. */
+static void slot_msg(struct dgb_gro_store *s, unsigned int i, struct msghdr *mh)
+{
+	s->iov[i].iov_base = slot_data(s, i);
+	s->iov[i].iov_len = DGB_GRO_SLOT_BYTES;
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_name = &s->t[i].name;
+	mh->msg_namelen = sizeof(s->t[i].name);
+	mh->msg_iov = &s->iov[i];
+	mh->msg_iovlen = 1;
+	mh->msg_control = s->t[i].ctl.buf;
+	mh->msg_controllen = sizeof(s->t[i].ctl.buf);
+}
+
+/* The segment size the kernel gave for a train (UDP_GRO), 0 for none. */
+static unsigned int gro_size(const struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		int v;
+
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(v))) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (unsigned int)v : 0;
+		}
+	}
+	return 0;
+}
+
+static unsigned int segments(unsigned int len, unsigned int seg)
+{
+	return seg > 0 && seg < len ? (len + seg - 1) / seg : 1;
+}
+
+/* Count what a drop counter (SO_RXQ_OVFL) on a received message adds. */
+static void note_drops(struct dgb_gro_store *s, const struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		uint32_t v;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+		    c->cmsg_len < CMSG_LEN(sizeof(v)))
+			continue;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		/* The count only grows; it wraps at 2^32. */
+		if (v != s->drops) {
+			dgb_count(DGB_RX_KERNEL_DROPS, (uint32_t)(v - s->drops));
+			s->drops = v;
+		}
+	}
+}
+
+/* Record what buffer i received: len bytes, with mh's sender and controls. */
+static void received(struct dgb_gro_store *s, unsigned int i, const struct msghdr *mh,
+		     unsigned int len)
+{
+	struct train *t = &s->t[i];
+
+	t->len = len;
+	t->seg = gro_size(mh);
+	t->nseg = segments(len, t->seg);
+	if (t->nseg == 1)
+		t->seg = len;
+	t->done = 0;
+	t->in_kernel = 0;
+	t->ctrunc = mh->msg_flags & MSG_CTRUNC;
+	t->namelen = mh->msg_name != NULL ? mh->msg_namelen : 0;
+	t->controllen = mh->msg_controllen;
+	note_drops(s, mh);
+	/* A buffer of 64 KB holds any datagram: the kernel should never cut one. */
+	if (mh->msg_flags & MSG_TRUNC)
+		dgb_count(DGB_RX_TRUNCATED, 1);
+	if (t->nseg > 1) {
+		dgb_count(DGB_GRO_RECEIVES, 1);
+		dgb_count(DGB_GRO_SEGMENTS, t->nseg);
+	}
+	s->avg16 = (s->avg16 * 3 + 16 * t->nseg) / 4;
+}
+
+static size_t copy_to_iov(const struct iovec *iov, size_t iovlen, const unsigned char *p,
+			  size_t len)
+{
+	size_t done = 0;
+
+	for (size_t i = 0; i < iovlen && done < len; i++) {
+		size_t k = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+
+		if (k > 0)
+			memcpy(iov[i].iov_base, p + done, k);
+		done += k;
+	}
+	return done;
+}
+
+/*
+ * The control messages of a datagram of train t, as the kernel would have
+ * given them for it alone: all but the train's segment size and the drop
+ * count the core asked for, each whole or not at all (MSG_CTRUNC).
+ */
+static void copy_cmsgs(const struct train *t, struct msghdr *h)
+{
+	struct msghdr from = { .msg_control = (void *)t->ctl.buf, .msg_controllen = t->controllen };
+	size_t room = h->msg_control != NULL ? h->msg_controllen : 0, used = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&from); c != NULL; c = CMSG_NXTHDR(&from, c)) {
+		size_t space;
+
+		if (c->cmsg_len < CMSG_LEN(0))
+			break;
+		if ((c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) ||
+		    (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL))
+			continue;
+		space = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+		if (used + space > room) {
+			h->msg_flags |= MSG_CTRUNC;
+			break;
+		}
+		memcpy((char *)h->msg_control + used, c, c->cmsg_len);
+		used += space;
+	}
+	h->msg_controllen = used;
+}
+
+/*
+ * Datagram t->done of buffer i into the caller's message m, advanced past
+ * unless peeking.  Returns the bytes copied.
+ */
+static unsigned int deliver(struct dgb_gro_store *s, unsigned int i, struct mmsghdr *m,
+			    int peek)
+{
+	struct train *t = &s->t[i];
+	struct msghdr *h = &m->msg_hdr;
+	size_t off = (size_t)t->done * t->seg;
+	size_t len = t->len - off < t->seg ? t->len - off : t->seg;
+	size_t copied = copy_to_iov(h->msg_iov, h->msg_iovlen, slot_data(s, i) + off, len);
+
+	h->msg_flags = t->ctrunc | (copied < len ? MSG_TRUNC : 0);
+	if (h->msg_name != NULL) {
+		memcpy(h->msg_name, &t->name, h->msg_namelen < t->namelen ? h->msg_namelen
+									     : t->namelen);
+		h->msg_namelen = t->namelen;
+	}
+	copy_cmsgs(t, h);
+	m->msg_len = (unsigned int)copied;
+	if (!peek)
+		t->done++;
+	return (unsigned int)copied;
+}
+
+/* The system calls one receive made and the bytes it delivered. */
+struct tally {
+	unsigned int calls;
+	uint64_t bytes;
+};
+
+/*
+ * Remove the train at the head of the socket's queue, read before with
+ * MSG_PEEK and now delivered, without copying it again.
+ */
+static void drop_head(int fd, struct dgb_gro_store *s, struct tally *tl)
+{
+	struct msghdr mh;
+	ssize_t r;
+
+	memset(&mh, 0, sizeof(mh));
+	r = dgb_sys_result(recvmsg(fd, &mh, MSG_TRUNC | MSG_DONTWAIT));
+	tl->calls++;
+	if (r > 0 && s->peek_off > 0)
+		s->peek_off = r < s->peek_off ? s->peek_off - (int)r : 0;
+}
+
+/* Deliver what earlier calls kept, oldest first. */
+static unsigned int deliver_kept(int fd, struct dgb_gro_store *s, struct mmsghdr *out,
+				 unsigned int n, int peek, struct tally *tl)
+{
+	unsigned int got = 0;
+
+	while (s->kept > 0 && got < n) {
+		struct train *t = &s->t[s->first];
+
+		while (t->done < t->nseg && got < n) {
+			tl->bytes += deliver(s, s->first, &out[got++], peek);
+			if (peek)
+				return got;
+		}
+		if (t->done < t->nseg)
+			break;
+		if (t->in_kernel)
+			drop_head(fd, s, tl);
+		s->first++;
+		s->kept--;
+	}
+	if (s->kept == 0)
+		s->first = 0;
+	if (got > 0)
+		dgb_count(DGB_GRO_CARRIED, got);
+	return got;
+}
+
+/* Make the socket's peek offset 0, so that a peek reads the queue's head. */
+static int peek_at_head(int fd, struct dgb_gro_store *s, struct tally *tl)
+{
+	int zero = 0;
+
+	if (s->peek_off <= 0)
+		return 0;
+	tl->calls++;
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) != 0)
+		return -errno;
+	s->peek_off = 0;
+	return 0;
+}
+
+/*
+ * Read the train at the head of the queue with MSG_PEEK into buffer 0 and
+ * deliver up to room of its datagrams.  Where all of it fits it is removed
+ * from the socket; else it stays there and the store keeps it.  Returns
+ * the datagrams delivered or -errno.
+ */
+static int take_head(int fd, struct dgb_gro_store *s, struct mmsghdr *out, unsigned int room,
+		     int flags, int peek, struct tally *tl)
+{
+	struct msghdr mh;
+	struct train *t = &s->t[0];
+	unsigned int got = 0;
+	ssize_t r;
+
+	if ((r = peek_at_head(fd, s, tl)) < 0)
+		return (int)r;
+	slot_msg(s, 0, &mh);
+	r = dgb_sys_result(recvmsg(fd, &mh, flags | MSG_PEEK));
+	tl->calls++;
+	if (r < 0)
+		return (int)r;
+	received(s, 0, &mh, (unsigned int)r);
+	if (s->peek_off >= 0)
+		s->peek_off += (int)r;
+	if (!peek && t->nseg <= room) {
+		while (t->done < t->nseg)
+			tl->bytes += deliver(s, 0, &out[got++], 0);
+		drop_head(fd, s, tl);
+		return (int)got;
+	}
+	t->in_kernel = 1;
+	s->first = 0;
+	s->kept = 1;
+	do
+		tl->bytes += deliver(s, 0, &out[got++], peek);
+	while (!peek && got < room);
+	return (int)got;
+}
+
+/*
+ * List up to k datagrams or trains at the head of the queue without
+ * copying them (MSG_PEEK | MSG_TRUNC from peek offset 0), each one's
+ * datagram count in nseg.  Returns how many or -errno.
+ */
+static int list_queue(int fd, struct dgb_gro_store *s, unsigned int k, int flags,
+		      unsigned int *nseg, struct tally *tl)
+{
+	int zero = 0, r;
+
+	if (s->peek_off != 0) {
+		tl->calls++;
+		if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) != 0)
+			return -errno;
+		s->peek_off = 0;
+	}
+	for (unsigned int i = 0; i < k; i++) {
+		struct msghdr *mh = &s->mh[i].msg_hdr;
+
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_control = s->t[i].ctl.buf;
+		mh->msg_controllen = sizeof(s->t[i].ctl.buf);
+	}
+	r = (int)dgb_sys_result(
+		recvmmsg(fd, s->mh, k, flags | MSG_PEEK | MSG_TRUNC | MSG_WAITFORONE, NULL));
+	tl->calls++;
+	for (int i = 0; i < r; i++) {
+		nseg[i] = segments(s->mh[i].msg_len, gro_size(&s->mh[i].msg_hdr));
+		s->peek_off += (int)s->mh[i].msg_len;
+	}
+	return r;
+}
+
+/*
+ * List the queue, take the whole trains that fit room in one recvmmsg, and
+ * deliver them; a train that fits only in part is then read by take_head.
+ * *more is set when the list was full, so the queue may hold more.
+ * Returns the datagrams delivered or -errno.
+ */
+static int take_listed(int fd, struct dgb_gro_store *s, struct mmsghdr *out, unsigned int room,
+		       unsigned int k, int flags, int *more, struct tally *tl)
+{
+	unsigned int nseg[DGB_GRO_SLOTS], m = 0, fit = 0, got = 0;
+	int w = list_queue(fd, s, k, flags, nseg, tl), c;
+
+	*more = 0;
+	if (w <= 0)
+		return w;
+	while (m < (unsigned int)w && fit + nseg[m] <= room)
+		fit += nseg[m++];
+	if (m == 0)
+		return take_head(fd, s, out, room, MSG_DONTWAIT, 0, tl);
+	for (unsigned int i = 0; i < m; i++)
+		slot_msg(s, i, &s->mh[i].msg_hdr);
+	c = (int)dgb_sys_result(recvmmsg(fd, s->mh, m, MSG_DONTWAIT, NULL));
+	tl->calls++;
+	if (c < 0)
+		return c;
+	for (int j = 0; j < c; j++) {
+		struct train *t = &s->t[j];
+
+		received(s, (unsigned int)j, &s->mh[j].msg_hdr, s->mh[j].msg_len);
+		if (s->peek_off > 0)
+			s->peek_off = (int)s->mh[j].msg_len < s->peek_off
+					      ? s->peek_off - (int)s->mh[j].msg_len
+					      : 0;
+		while (t->done < t->nseg && got < room)
+			tl->bytes += deliver(s, (unsigned int)j, &out[got++], 0);
+		/*
+		 * The list and the receive disagree only if something else read
+		 * the socket in between: keep what does not fit, in order.
+		 */
+		if (t->done < t->nseg && s->kept == 0) {
+			s->first = (unsigned int)j;
+			s->kept = (unsigned int)(c - j);
+		}
+	}
+	if (s->kept == 0 && m < (unsigned int)w && got < room) {
+		int r = take_head(fd, s, out + got, room - got, MSG_DONTWAIT, 0, tl);
+
+		if (r > 0)
+			got += (unsigned int)r;
+		return (int)got;
+	}
+	*more = (unsigned int)w == k && got < room;
+	return (int)got;
+}
+
+static int gro_recv(int fd, struct dgb_gro_store *s, struct mmsghdr *msgs, unsigned int n,
+		    int flags)
+{
+	int peek = (flags & MSG_PEEK) != 0, r = 0, more = 1;
+	struct tally tl = { 0, 0 };
+	unsigned int got;
+
+	if (n > DGB_MAX_BATCH)
+		n = DGB_MAX_BATCH;
+	if (peek)
+		n = 1;
+	flags &= ~MSG_PEEK;
+	got = deliver_kept(fd, s, msgs, n, peek, &tl);
+	while (got < n && s->kept == 0 && more) {
+		unsigned int room = n - got;
+		int wait = got == 0 ? flags : flags | MSG_DONTWAIT;
+
+		/*
+		 * Trains as long as half the room or more are read one at a
+		 * time; shorter ones and lone datagrams are listed first and
+		 * taken several at once.
+		 */
+		if (peek || room == 1 || s->peek_off == PEEK_OFF_NONE ||
+		    s->avg16 * 2 >= room * 16 || !dgb_cap_usable(DGB_CAP_RECVMMSG)) {
+			r = take_head(fd, s, msgs + got, room, wait, peek, &tl);
+		} else {
+			unsigned int k = room * 16 / s->avg16 + 1;
+
+			r = take_listed(fd, s, msgs + got, room, k < DGB_GRO_SLOTS ? k : DGB_GRO_SLOTS,
+					wait, &more, &tl);
+		}
+		if (r <= 0)
+			break;
+		got += (unsigned int)r;
+		if (peek)
+			break;
+	}
+	dgb_count_io(DGB_DIR_RX, tl.calls, got, tl.bytes);
+	if (got == 0 && r < 0)
+		return dgb_fail(-r);
+	return (int)got;
+}
+
+static size_t kept_bytes(const struct dgb_gro_store *s)
+{
+	size_t sum = 0;
+
+	for (unsigned int i = s->first; i < s->first + s->kept; i++)
+		sum += s->t[i].len - (size_t)s->t[i].done * s->t[i].seg;
+	return sum;
+}
+
+int dgb_sock_recv(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+		  struct dgb_sock_rx *rx)
+{
+	int r;
+
+	if (rx == NULL || !dgb_sock_rx_on(rx))
+		return dgb_sock_recvmmsg(fd, msgs, n, flags);
+	pthread_mutex_lock(&rx->lock);
+	r = gro_recv(fd, rx->store, msgs, n, flags);
+	atomic_store_explicit(&rx->pending, kept_bytes(rx->store), memory_order_relaxed);
+	pthread_mutex_unlock(&rx->lock);
+	return r;
+}
+
+static int get_int(int fd, int level, int name, int dflt)
+{
+	int v;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, level, name, &v, &len) == 0 ? v : dflt;
+}
+
+/* Allocate the store and set the socket up for it; rx's lock is held. */
+static int start(struct dgb_sock_rx *rx, int fd)
+{
+	struct dgb_gro_store *s = calloc(1, sizeof(*s));
+	int one = 1, zero = 0;
+
+	if (s == NULL)
+		return -ENOMEM;
+	/* Not calloc: pages the kernel never writes stay unbacked. */
+	s->data = malloc((size_t)DGB_GRO_SLOTS * DGB_GRO_SLOT_BYTES);
+	if (s->data == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->avg16 = 16;
+	s->old_rxq_ovfl = get_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 0);
+	s->old_peek_off = get_int(fd, SOL_SOCKET, SO_PEEK_OFF, PEEK_OFF_NONE);
+	if (!s->old_rxq_ovfl)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+	s->peek_off = setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0
+			      ? 0
+			      : PEEK_OFF_NONE;
+	rx->store = s;
+	atomic_store_explicit(&rx->gro, DGB_GRO_ON, memory_order_release);
+	return 0;
+}
+
+void dgb_sock_rx_init(struct dgb_sock_rx *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+	pthread_mutex_init(&rx->lock, NULL);
+	atomic_init(&rx->gro, DGB_GRO_UNDECIDED);
+	atomic_init(&rx->pending, 0);
+}
+
+void dgb_sock_rx_destroy(struct dgb_sock_rx *rx)
+{
+	pthread_mutex_destroy(&rx->lock);
+}
+
+int dgb_sock_rx_attach(struct dgb_sock_rx *rx, int fd)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&rx->lock);
+	if (fd >= 0 && rx->store == NULL && get_int(fd, SOL_UDP, UDP_GRO, 0) > 0)
+		r = start(rx, fd);
+	pthread_mutex_unlock(&rx->lock);
+	return r;
+}
+
+int dgb_sock_rx_enable(struct dgb_sock_rx *rx, int fd)
+{
+	int one = 1, r = 0;
+
+	pthread_mutex_lock(&rx->lock);
+	if (rx->store == NULL) {
+		if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
+			r = -errno;
+		} else if ((r = start(rx, fd)) < 0) {
+			int zero = 0;
+
+			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+		} else {
+			rx->enabled_here = 1;
+		}
+	}
+	pthread_mutex_unlock(&rx->lock);
+	return r;
+}
+
+void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore)
+{
+	struct dgb_gro_store *s;
+
+	pthread_mutex_lock(&rx->lock);
+	s = rx->store;
+	if (s != NULL && restore && fd >= 0) {
+		int zero = 0;
+
+		if (rx->enabled_here)
+			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+		if (!s->old_rxq_ovfl)
+			(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
+		if (s->peek_off != PEEK_OFF_NONE)
+			(void)setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &s->old_peek_off,
+					 sizeof(s->old_peek_off));
+	}
+	if (s != NULL) {
+		free(s->data);
+		free(s);
+	}
+	rx->store = NULL;
+	rx->enabled_here = 0;
+	atomic_store_explicit(&rx->pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&rx->gro, DGB_GRO_UNDECIDED, memory_order_release);
+	pthread_mutex_unlock(&rx->lock);
+}
+
+size_t dgb_sock_rx_pending(struct dgb_sock_rx *rx)
+{
+	return atomic_load_explicit(&rx->pending, memory_order_relaxed);
+}
