@@ -27,7 +27,7 @@
 #define SO_PEEK_OFF 42
 #endif
 
-/* What SO_PEEK_OFF is on the socket when it cannot be used: lists are off. */
+/* SO_PEEK_OFF when off: a peek reads the head of the queue. */
 #define PEEK_OFF_NONE (-1)
 
 /* One buffer of the store and what was received into it. */
@@ -57,11 +57,18 @@ struct dgb_gro_store {
 	/* Datagrams per receive lately, in sixteenths; picks how to read. */
 	unsigned int avg16;
 	/*
-	 * The socket's SO_PEEK_OFF as the core left it (the kernel moves it
-	 * on with every peek and back with every receive), or PEEK_OFF_NONE
-	 * where the socket has none.
+	 * The socket's SO_PEEK_OFF as the core left it: PEEK_OFF_NONE, or an
+	 * offset the kernel moves on with every peek and back with every
+	 * receive, as the core mirrors.  can_list: the socket takes it.
 	 */
-	int peek_off;
+	int peek_off, can_list;
+	/*
+	 * An empty datagram was seen.  Once peeked, the kernel skips an empty
+	 * datagram in every later peek at an offset, so a list may miss one
+	 * that is queued: then only head peeks (offset off) are trusted to
+	 * wait for data or to say the queue is empty.
+	 */
+	int empty_seen;
 	/* The socket's drop count last seen (SO_RXQ_OVFL). */
 	uint32_t drops;
 	/* What the socket had before GRO went on, to put back at release. */
@@ -145,6 +152,8 @@ static void received(struct dgb_gro_store *s, unsigned int i, const struct msghd
 	t->ctrunc = mh->msg_flags & MSG_CTRUNC;
 	t->namelen = mh->msg_name != NULL ? mh->msg_namelen : 0;
 	t->controllen = mh->msg_controllen;
+	if (len == 0)
+		s->empty_seen = 1;
 	note_drops(s, mh);
 	/* A buffer of 64 KB holds any datagram: the kernel should never cut one. */
 	if (mh->msg_flags & MSG_TRUNC)
@@ -230,22 +239,40 @@ static unsigned int deliver(struct dgb_gro_store *s, unsigned int i, struct mmsg
 struct tally {
 	unsigned int calls;
 	uint64_t bytes;
+	/* The error of a removal that failed (drop_head), else 0. */
+	int err;
 };
+
+/* How often a removal is tried again at once (see drop_head). */
+#define DROP_TRIES 8
 
 /*
  * Remove the train at the head of the socket's queue, read before with
- * MSG_PEEK and now delivered, without copying it again.
+ * MSG_PEEK (offset off) and now delivered, without copying it again.
+ * Returns 1 when it is off the socket (or was already: EAGAIN).
+ *
+ * The receive fails without taking anything when an ICMP error is pending
+ * on the socket (the kernel reports it first, once) or a signal comes; it
+ * is then made again.  Should it still fail, the train stays kept, all
+ * delivered, and the next call removes it before anything else: a train
+ * left on the socket would otherwise be delivered twice.
  */
-static void drop_head(int fd, struct dgb_gro_store *s, struct tally *tl)
+static int drop_head(int fd, struct tally *tl)
 {
-	struct msghdr mh;
-	ssize_t r;
+	for (int tries = 0; tries < DROP_TRIES; tries++) {
+		struct msghdr mh;
+		ssize_t r;
 
-	memset(&mh, 0, sizeof(mh));
-	r = dgb_sys_result(recvmsg(fd, &mh, MSG_TRUNC | MSG_DONTWAIT));
-	tl->calls++;
-	if (r > 0 && s->peek_off > 0)
-		s->peek_off = r < s->peek_off ? s->peek_off - (int)r : 0;
+		memset(&mh, 0, sizeof(mh));
+		r = dgb_sys_result(recvmsg(fd, &mh, MSG_TRUNC | MSG_DONTWAIT));
+		tl->calls++;
+		if (r >= 0 || r == -EAGAIN || r == -EWOULDBLOCK)
+			return 1;
+		tl->err = dgb_fail((int)-r);
+		if (r != -EINTR && dgb_errclass((int)-r) != DGB_ERR_ICMP)
+			return 0;
+	}
+	return 0;
 }
 
 /* Deliver what earlier calls kept, oldest first. */
@@ -262,10 +289,8 @@ static unsigned int deliver_kept(int fd, struct dgb_gro_store *s, struct mmsghdr
 			if (peek)
 				return got;
 		}
-		if (t->done < t->nseg)
+		if (t->done < t->nseg || (t->in_kernel && !drop_head(fd, tl)))
 			break;
-		if (t->in_kernel)
-			drop_head(fd, s, tl);
 		s->first++;
 		s->kept--;
 	}
@@ -276,17 +301,15 @@ static unsigned int deliver_kept(int fd, struct dgb_gro_store *s, struct mmsghdr
 	return got;
 }
 
-/* Make the socket's peek offset 0, so that a peek reads the queue's head. */
-static int peek_at_head(int fd, struct dgb_gro_store *s, struct tally *tl)
+/* Set the socket's SO_PEEK_OFF to v unless it is v already. */
+static int set_peek_off(int fd, struct dgb_gro_store *s, int v, struct tally *tl)
 {
-	int zero = 0;
-
-	if (s->peek_off <= 0)
+	if (s->peek_off == v)
 		return 0;
 	tl->calls++;
-	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) != 0)
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &v, sizeof(v)) != 0)
 		return -errno;
-	s->peek_off = 0;
+	s->peek_off = v;
 	return 0;
 }
 
@@ -304,7 +327,7 @@ static int take_head(int fd, struct dgb_gro_store *s, struct mmsghdr *out, unsig
 	unsigned int got = 0;
 	ssize_t r;
 
-	if ((r = peek_at_head(fd, s, tl)) < 0)
+	if ((r = set_peek_off(fd, s, PEEK_OFF_NONE, tl)) < 0)
 		return (int)r;
 	slot_msg(s, 0, &mh);
 	r = dgb_sys_result(recvmsg(fd, &mh, flags | MSG_PEEK));
@@ -312,15 +335,16 @@ static int take_head(int fd, struct dgb_gro_store *s, struct mmsghdr *out, unsig
 	if (r < 0)
 		return (int)r;
 	received(s, 0, &mh, (unsigned int)r);
-	if (s->peek_off >= 0)
-		s->peek_off += (int)r;
+	t->in_kernel = 1;
 	if (!peek && t->nseg <= room) {
 		while (t->done < t->nseg)
 			tl->bytes += deliver(s, 0, &out[got++], 0);
-		drop_head(fd, s, tl);
+		if (!drop_head(fd, tl)) {
+			s->first = 0;
+			s->kept = 1;
+		}
 		return (int)got;
 	}
-	t->in_kernel = 1;
 	s->first = 0;
 	s->kept = 1;
 	do
@@ -337,14 +361,10 @@ static int take_head(int fd, struct dgb_gro_store *s, struct mmsghdr *out, unsig
 static int list_queue(int fd, struct dgb_gro_store *s, unsigned int k, int flags,
 		      unsigned int *nseg, struct tally *tl)
 {
-	int zero = 0, r;
+	int r;
 
-	if (s->peek_off != 0) {
-		tl->calls++;
-		if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) != 0)
-			return -errno;
-		s->peek_off = 0;
-	}
+	if ((r = set_peek_off(fd, s, 0, tl)) < 0)
+		return r;
 	for (unsigned int i = 0; i < k; i++) {
 		struct msghdr *mh = &s->mh[i].msg_hdr;
 
@@ -358,6 +378,8 @@ static int list_queue(int fd, struct dgb_gro_store *s, unsigned int k, int flags
 	for (int i = 0; i < r; i++) {
 		nseg[i] = segments(s->mh[i].msg_len, gro_size(&s->mh[i].msg_hdr));
 		s->peek_off += (int)s->mh[i].msg_len;
+		if (s->mh[i].msg_len == 0)
+			s->empty_seen = 1;
 	}
 	return r;
 }
@@ -367,6 +389,11 @@ static int list_queue(int fd, struct dgb_gro_store *s, unsigned int k, int flags
  * deliver them; a train that fits only in part is then read by take_head.
  * *more is set when the list was full, so the queue may hold more.
  * Returns the datagrams delivered or -errno.
+ *
+ * The receive takes what is queued, not what was listed, if something
+ * else read the socket meanwhile or the list missed an empty datagram; a
+ * missed one only takes the place of a listed train, so what is taken
+ * still fits.  Each buffer is parsed for what it holds.
  */
 static int take_listed(int fd, struct dgb_gro_store *s, struct mmsghdr *out, unsigned int room,
 		       unsigned int k, int flags, int *more, struct tally *tl)
@@ -421,7 +448,7 @@ static int gro_recv(int fd, struct dgb_gro_store *s, struct mmsghdr *msgs, unsig
 		    int flags)
 {
 	int peek = (flags & MSG_PEEK) != 0, r = 0, more = 1;
-	struct tally tl = { 0, 0 };
+	struct tally tl = { 0, 0, 0 };
 	unsigned int got;
 
 	if (n > DGB_MAX_BATCH)
@@ -439,14 +466,17 @@ static int gro_recv(int fd, struct dgb_gro_store *s, struct mmsghdr *msgs, unsig
 		 * time; shorter ones and lone datagrams are listed first and
 		 * taken several at once.
 		 */
-		if (peek || room == 1 || s->peek_off == PEEK_OFF_NONE ||
-		    s->avg16 * 2 >= room * 16 || !dgb_cap_usable(DGB_CAP_RECVMMSG)) {
+		if (peek || room == 1 || !s->can_list || s->avg16 * 2 >= room * 16 ||
+		    (s->empty_seen && got == 0) || !dgb_cap_usable(DGB_CAP_RECVMMSG)) {
 			r = take_head(fd, s, msgs + got, room, wait, peek, &tl);
 		} else {
 			unsigned int k = room * 16 / s->avg16 + 1;
 
 			r = take_listed(fd, s, msgs + got, room, k < DGB_GRO_SLOTS ? k : DGB_GRO_SLOTS,
 					wait, &more, &tl);
+			/* A list that missed an empty datagram must not end the call. */
+			if (r == -EAGAIN && s->empty_seen)
+				r = take_head(fd, s, msgs + got, room, MSG_DONTWAIT, 0, &tl);
 		}
 		if (r <= 0)
 			break;
@@ -457,6 +487,9 @@ static int gro_recv(int fd, struct dgb_gro_store *s, struct mmsghdr *msgs, unsig
 	dgb_count_io(DGB_DIR_RX, tl.calls, got, tl.bytes);
 	if (got == 0 && r < 0)
 		return dgb_fail(-r);
+	/* Nothing delivered, and a delivered train could not be removed. */
+	if (got == 0 && s->kept > 0 && tl.err < 0)
+		return tl.err;
 	return (int)got;
 }
 
@@ -465,7 +498,8 @@ static size_t kept_bytes(const struct dgb_gro_store *s)
 	size_t sum = 0;
 
 	for (unsigned int i = s->first; i < s->first + s->kept; i++)
-		sum += s->t[i].len - (size_t)s->t[i].done * s->t[i].seg;
+		if (s->t[i].done < s->t[i].nseg)
+			sum += s->t[i].len - (size_t)s->t[i].done * s->t[i].seg;
 	return sum;
 }
 
@@ -510,9 +544,8 @@ static int start(struct dgb_sock_rx *rx, int fd)
 	s->old_peek_off = get_int(fd, SOL_SOCKET, SO_PEEK_OFF, PEEK_OFF_NONE);
 	if (!s->old_rxq_ovfl)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	s->peek_off = setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0
-			      ? 0
-			      : PEEK_OFF_NONE;
+	s->can_list = setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0;
+	s->peek_off = s->can_list ? 0 : s->old_peek_off;
 	rx->store = s;
 	atomic_store_explicit(&rx->gro, DGB_GRO_ON, memory_order_release);
 	return 0;
@@ -575,7 +608,7 @@ void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore)
 			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
 		if (!s->old_rxq_ovfl)
 			(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
-		if (s->peek_off != PEEK_OFF_NONE)
+		if (s->can_list)
 			(void)setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &s->old_peek_off,
 					 sizeof(s->old_peek_off));
 	}
