@@ -89,9 +89,10 @@ extern "C" {
 #define DGB_PARAM_GRO_CARRIED "dgrambatch-gro-carried"
 #define DGB_PARAM_GRO "dgrambatch-gro"
 /*
- * Counters: datagrams the kernel dropped on the module's sockets for want
- * of room (SO_RXQ_OVFL, seen while GRO is on), and receives the kernel cut
- * short although the module's buffer had room for any datagram.
+ * Counters: what the kernel dropped on the module's sockets for want of
+ * room (SO_RXQ_OVFL, seen while GRO is on; a dropped train counts once),
+ * and receives the kernel cut short although the module's buffer had room
+ * for any datagram.
  */
 #define DGB_PARAM_RX_KERNEL_DROPS "dgrambatch-rx-kernel-drops"
 #define DGB_PARAM_RX_TRUNCATED "dgrambatch-rx-truncated"

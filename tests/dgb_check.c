@@ -30,6 +30,7 @@ int main(void)
 	srunner_add_suite(sr, suite_threads());
 	srunner_add_suite(sr, suite_abi());
 	srunner_add_suite(sr, suite_gso());
+	srunner_add_suite(sr, suite_gro());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

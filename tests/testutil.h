@@ -102,5 +102,6 @@ Suite *suite_mmsg(void);
 Suite *suite_threads(void);
 Suite *suite_abi(void);
 Suite *suite_gso(void);
+Suite *suite_gro(void);
 
 #endif /* DGB_TESTUTIL_H */

@@ -97,7 +97,10 @@ enum dgb_counter {
 	DGB_GRO_RECEIVES,
 	DGB_GRO_SEGMENTS,
 	DGB_GRO_CARRIED,
-	/* Datagrams the kernel dropped on the module's sockets (SO_RXQ_OVFL). */
+	/*
+	 * What the kernel dropped on the module's sockets for want of room
+	 * (SO_RXQ_OVFL): datagrams, or whole trains, each counted once.
+	 */
 	DGB_RX_KERNEL_DROPS,
 	/* Receives the kernel cut short although the module's buffer was whole. */
 	DGB_RX_TRUNCATED,
@@ -289,8 +292,9 @@ int dgb_sock_rx_enable(struct dgb_sock_rx *rx, int fd);
 
 /*
  * Let go of fd: free the buffers (datagrams kept in them are dropped, as a
- * BIO's buffer is when it is freed) and, where the core turned UDP_GRO on
- * and the socket stays open (restore), turn it off again.
+ * BIO's buffer is when it is freed: a train partly delivered is taken off
+ * the socket) and, where the socket stays open (restore), put back the
+ * options the core changed.
  */
 void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore);
 

@@ -603,6 +603,15 @@ void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore)
 	s = rx->store;
 	if (s != NULL && restore && fd >= 0) {
 		int zero = 0;
+		struct tally tl = { 0, 0, 0 };
+
+		/*
+		 * A train partly delivered is still queued whole: left there, its
+		 * delivered datagrams would reach the socket's next reader again.
+		 * Its others go with the BIO, as any BIO's buffered data does.
+		 */
+		if (s->kept > 0 && s->t[s->first].in_kernel && s->t[s->first].done > 0)
+			(void)drop_head(fd, &tl);
 
 		if (rx->enabled_here)
 			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
