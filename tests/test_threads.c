@@ -22,9 +22,19 @@
  * the module is first loaded in this (forked) test process, and the
  * module's counters must show that the fallback really ran.
  *
+ * Both keep UDP GRO off (DGB_set_gro): they check the plain batched path,
+ * one system call per receive call.
+ *
  * The third case is the header's own fallback (dgb_mmsg_loop_()) on one of
  * OpenSSL's datagram BIOs, shared by two sending threads with a receiver
  * each: no datagram may reach the other thread's receiver.
+ *
+ * The fourth has GRO on: segmented trains from four raw GSO senders, split
+ * by the module for four receiving threads on one BIO; every datagram is
+ * accounted for by sender and sequence, every train received whole or
+ * counted in the kernel's drops, and the receive calls checked for one
+ * order that agrees with every sender's and with real time (see "UDP GRO"
+ * below).
  *
  * Run under ThreadSanitizer by scripts/check-all.sh.
  */
@@ -178,10 +188,22 @@ static uint32_t dg_checksum(const unsigned char *p, size_t n)
 	return b << 16 | a;
 }
 
-/* Fill buf with datagram (sender, seq); returns its length. */
-static size_t dg_build(uint32_t sender, uint32_t seq, unsigned char *buf)
+/* Whether p[0..n) is the payload of datagram (sender, seq). */
+static int dg_payload_is(uint32_t sender, uint32_t seq, const unsigned char *p, size_t n)
 {
-	size_t len = dg_len(sender, seq);
+	uint32_t x = dg_seed(sender, seq);
+
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1664525u + 1013904223u;
+		if (p[i] != (unsigned char)(x >> 24))
+			return 0;
+	}
+	return 1;
+}
+
+/* Fill buf with datagram (sender, seq) of len >= HDR_LEN bytes. */
+static void dg_fill(uint32_t sender, uint32_t seq, unsigned char *buf, size_t len)
+{
 	uint32_t sum;
 
 	dg_payload(sender, seq, buf + HDR_LEN, len - HDR_LEN);
@@ -189,42 +211,64 @@ static size_t dg_build(uint32_t sender, uint32_t seq, unsigned char *buf)
 	memcpy(buf, &sender, 4);
 	memcpy(buf + 4, &seq, 4);
 	memcpy(buf + 8, &sum, 4);
+}
+
+/* Fill buf with datagram (sender, seq); returns its length. */
+static size_t dg_build(uint32_t sender, uint32_t seq, unsigned char *buf)
+{
+	size_t len = dg_len(sender, seq);
+
+	dg_fill(sender, seq, buf, len);
 	return len;
 }
 
-/* Whether buf[0..len) is an intact datagram; its sender and seq if so. */
-static int dg_check(const unsigned char *buf, size_t len, uint32_t per_sender,
-		    uint32_t *sender, uint32_t *seq, char *why, size_t whylen)
+/* The sender and seq a datagram names; 0 if it is shorter than the header. */
+static int dg_header(const unsigned char *buf, size_t len, uint32_t *sender, uint32_t *seq,
+		     char *why, size_t whylen)
 {
-	unsigned char want[MAX_LEN];
-	uint32_t sum;
-
 	if (len < HDR_LEN) {
 		snprintf(why, whylen, "%zu bytes, shorter than the header", len);
 		return 0;
 	}
 	memcpy(sender, buf, 4);
 	memcpy(seq, buf + 4, 4);
+	return 1;
+}
+
+/* Whether buf[0..len) is datagram (sender, seq) as sent, want bytes long. */
+static int dg_intact(const unsigned char *buf, size_t len, size_t want, uint32_t sender,
+		     uint32_t seq, char *why, size_t whylen)
+{
+	uint32_t sum;
+
+	if (len != want) {
+		snprintf(why, whylen, "sender %u seq %u: %zu bytes, sent %zu", sender, seq, len,
+			 want);
+		return 0;
+	}
 	memcpy(&sum, buf + 8, 4);
+	if (dg_checksum(buf + HDR_LEN, len - HDR_LEN) != sum) {
+		snprintf(why, whylen, "sender %u seq %u: checksum mismatch", sender, seq);
+		return 0;
+	}
+	if (!dg_payload_is(sender, seq, buf + HDR_LEN, len - HDR_LEN)) {
+		snprintf(why, whylen, "sender %u seq %u: payload differs", sender, seq);
+		return 0;
+	}
+	return 1;
+}
+
+/* Whether buf[0..len) is an intact datagram; its sender and seq if so. */
+static int dg_check(const unsigned char *buf, size_t len, uint32_t per_sender,
+		    uint32_t *sender, uint32_t *seq, char *why, size_t whylen)
+{
+	if (!dg_header(buf, len, sender, seq, why, whylen))
+		return 0;
 	if (*sender >= N_SENDERS || *seq >= per_sender) {
 		snprintf(why, whylen, "no such datagram: sender %u seq %u", *sender, *seq);
 		return 0;
 	}
-	if (len != dg_len(*sender, *seq)) {
-		snprintf(why, whylen, "sender %u seq %u: %zu bytes, sent %zu", *sender, *seq, len,
-			 dg_len(*sender, *seq));
-		return 0;
-	}
-	if (dg_checksum(buf + HDR_LEN, len - HDR_LEN) != sum) {
-		snprintf(why, whylen, "sender %u seq %u: checksum mismatch", *sender, *seq);
-		return 0;
-	}
-	dg_payload(*sender, *seq, want, len - HDR_LEN);
-	if (memcmp(want, buf + HDR_LEN, len - HDR_LEN) != 0) {
-		snprintf(why, whylen, "sender %u seq %u: payload differs", *sender, *seq);
-		return 0;
-	}
-	return 1;
+	return dg_intact(buf, len, dg_len(*sender, *seq), *sender, *seq, why, whylen);
 }
 
 /* --- the kernel's drop counter ---------------------------------------------- */
@@ -354,15 +398,20 @@ static void *sender(void *arg)
 	return NULL;
 }
 
-static int from_self(const struct run *r, const BIO_ADDR *a)
+/* Whether a is the IPv4 address want. */
+static int addr_is(const BIO_ADDR *a, const union tu_addr *want)
 {
 	struct in_addr ip;
 	size_t iplen = 0;
 
-	return BIO_ADDR_family(a) == AF_INET && BIO_ADDR_rawport(a) == r->self_addr->sin.sin_port &&
+	return BIO_ADDR_family(a) == AF_INET && BIO_ADDR_rawport(a) == want->sin.sin_port &&
 	       BIO_ADDR_rawaddress(a, NULL, &iplen) && iplen == sizeof(ip) &&
-	       BIO_ADDR_rawaddress(a, &ip, &iplen) &&
-	       ip.s_addr == r->self_addr->sin.sin_addr.s_addr;
+	       BIO_ADDR_rawaddress(a, &ip, &iplen) && ip.s_addr == want->sin.sin_addr.s_addr;
+}
+
+static int from_self(const struct run *r, const BIO_ADDR *a)
+{
+	return addr_is(a, r->self_addr);
 }
 
 static void *receiver(void *arg)
@@ -559,6 +608,15 @@ static void threads_on_one_bio(int fallback)
 	ck_assert_int_eq(BIO_set_nbio(r->bio, 1), 1);
 	ck_assert_int_ne(fcntl(r->fd, F_GETFL) & O_NONBLOCK, 0);
 	ck_assert_int_eq(DGB_is_dgrambatch(r->bio), 1);
+	/*
+	 * This case is about the plain batched path, one system call per
+	 * receive call, which the counters below check exactly.  Left on, GRO
+	 * would go on at the first batched receive, and a GRO receive may
+	 * make several system calls (list the queue, take the trains, remove
+	 * one kept from an earlier call) or none; test_threads_gro covers it.
+	 */
+	ck_assert_int_eq(DGB_set_gro(r->bio, 0), 1);
+	ck_assert_int_eq(DGB_get_gro(r->bio), 0);
 
 	counters(prov, c0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -941,6 +999,1179 @@ START_TEST(test_threads_fallback_shared_bio)
 }
 END_TEST
 
+/* --- UDP GRO: segmented trains from several senders, split on one BIO ------ */
+
+/*
+ * The offload's promise, under concurrency: GSO senders (raw sendmsg with
+ * UDP_SEGMENT) send trains of 1 to GRO_MAX_SEGS datagrams, some with a
+ * short last one, to one module BIO whose four receiving threads take them
+ * in arrays of 32 (OpenSSL's QUIC stack) and of other sizes, from 1 up.
+ *
+ * What can "in order" mean with four receivers?  The module takes every
+ * receive of a socket with GRO on through one lock, and each locked section
+ * takes the next stretch of the socket's queue: first what is left of a
+ * train an earlier call could not hold, then whole trains, then as much of
+ * one more as fits.  So there is one order of the receive calls (that of
+ * the lock) in which every sender's datagrams come out exactly in the
+ * order sent, less the trains the kernel dropped; each call's datagrams are
+ * a stretch of it; the rest of a split train goes to the very next call,
+ * first; and that order agrees with real time: a call that returned before
+ * another began is earlier.  The receivers cannot see the lock, so they
+ * note a ticket before and after each call, and every datagram's call; the
+ * analysis afterwards checks that such an order exists (gro_analyse).
+ *
+ * Loss: with UDP_GRO on, a train sent over loopback reaches the socket
+ * whole (the kernel cuts it up only for a socket that does not take
+ * trains), and the kernel counts a
+ * train it drops as one drop, whatever its length.  So every train is
+ * received whole or not at all, and the trains missing are the socket's
+ * drop count (/proc/net/udp) -- in trains, not datagrams -- which the
+ * module's rx-kernel-drops counter (SO_RXQ_OVFL) must match.  The receive
+ * buffer is large and the senders stay within a window of it, so drops
+ * are rare; so that they are checked all the same, the senders first
+ * flood the socket until the kernel drops some, before the receivers take
+ * anything.
+ *
+ * The counters must agree with what the receivers saw: gro-receives and
+ * gro-segments the trains of two or more received and their datagrams,
+ * gro-carried the datagrams a call delivered from a train an earlier call
+ * split, rx-truncated nothing.
+ */
+
+#define GRO_SENDERS 4
+#define GRO_RECEIVERS 4
+#define GRO_PER_SENDER 40000
+#define GRO_MAX_SEGS 64
+#define GRO_MIN_SEG 16
+#define GRO_MAX_SEG 1000
+/* The most one UDP send over IPv4 can carry. */
+#define GRO_MAX_TRAIN 65507
+/* Room for more than the longest datagram, so truncation would show. */
+#define GRO_BUF (GRO_MAX_SEG + 64)
+#define GRO_DEADLINE_S 60
+/* The sender field of the last datagram sent, alone, after everything else. */
+#define GRO_FENCE GRO_SENDERS
+
+_Static_assert(GRO_MAX_SEGS * GRO_MAX_SEG <= GRO_MAX_TRAIN, "a train must fit one send");
+_Static_assert(GRO_MIN_SEG > HDR_LEN, "a short last datagram must hold the header");
+
+/*
+ * The array sizes each receiver passes, in turn: 32, as OpenSSL's QUIC
+ * stack does; sizes that split trains elsewhere, down to one datagram a
+ * call; and arrays that hold many trains.
+ */
+#define GRO_ROUND 6
+static const unsigned int gro_arrays[GRO_RECEIVERS][GRO_ROUND] = {
+	{ 32, 32, 32, 32, 32, 32 },
+	{ 32, 32, 32, 32, 32, 32 },
+	{ 1, 5, 31, 33, 64, 2 },
+	{ 256, 100, 256, 7, 256, 48 },
+};
+#define GRO_MAX_ARRAY 256
+
+struct gro_train {
+	uint32_t first; /* seq of its first datagram */
+	uint16_t nseg;	/* datagrams */
+	uint16_t seg;	/* bytes of each but the last */
+	uint16_t last;	/* bytes of the last */
+	/* Sent with UDP_SEGMENT: always for two or more, for some single ones. */
+	uint8_t cmsg;
+};
+
+/* What one sender sends: fixed before the threads start. */
+struct gro_plan {
+	uint32_t ntrains;
+	struct gro_train train[GRO_PER_SENDER];
+	uint32_t train_of[GRO_PER_SENDER];
+};
+
+/* One receive call that delivered datagrams. */
+struct gro_call {
+	/* Tickets taken just before and just after the call. */
+	uint64_t start, end;
+	/* Its datagrams: deliveries [first, first + count) of the log. */
+	uint32_t first, count;
+	/* Messages passed. */
+	uint32_t room;
+};
+
+struct gro_delivery {
+	uint32_t sender, seq;
+};
+
+/* One receiver's record; only it writes it, until it is joined. */
+struct gro_log {
+	struct gro_call *call;
+	size_t ncalls, callcap;
+	struct gro_delivery *dl;
+	size_t ndl, dlcap;
+};
+
+struct gro_run {
+	BIO *bio;
+	int fd;
+	union tu_addr self;
+	int tx_fd[GRO_SENDERS];
+	union tu_addr from[GRO_SENDERS];
+	/* Receivers 1 and 3 ask for the local address where the BIO gives it. */
+	int local_enabled;
+	/* How many trains may be sent and not yet received or dropped. */
+	int64_t window;
+	struct timespec deadline;
+	pthread_barrier_t start;
+
+	/* Receivers past their first receive; they then wait for the gate. */
+	atomic_int first_done;
+	atomic_int gate;
+	/* Senders done flooding the socket. */
+	atomic_int flooded;
+	atomic_int stop;
+	atomic_int fence_seen;
+	atomic_uint_fast64_t ticket;
+	atomic_uint_fast64_t sent, sent_trains, flood_trains, completed_trains, received;
+	atomic_uint_fast64_t recv_calls, recv_empty, send_retries;
+
+	struct failure fail;
+	struct gro_log log[GRO_RECEIVERS];
+	struct gro_plan plan[GRO_SENDERS];
+	_Atomic unsigned char seen[GRO_SENDERS][GRO_PER_SENDER];
+};
+
+struct gro_worker {
+	struct gro_run *r;
+	unsigned int id;
+};
+
+static uint32_t gro_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Sender id's trains: a quarter each of 1, 2-16, 17-32 and 33-64 datagrams. */
+static void gro_plan_make(struct gro_plan *p, uint32_t id)
+{
+	uint32_t x = dg_seed(id, UINT32_MAX) | 1;
+
+	p->ntrains = 0;
+	for (uint32_t seq = 0; seq < GRO_PER_SENDER;) {
+		struct gro_train *t = &p->train[p->ntrains];
+		uint32_t nseg;
+
+		switch (gro_rand(&x) % 4) {
+		case 0:
+			nseg = 1;
+			break;
+		case 1:
+			nseg = 2 + gro_rand(&x) % 15;
+			break;
+		case 2:
+			nseg = 17 + gro_rand(&x) % 16;
+			break;
+		default:
+			nseg = 33 + gro_rand(&x) % (GRO_MAX_SEGS - 32);
+			break;
+		}
+		if (nseg > GRO_PER_SENDER - seq)
+			nseg = GRO_PER_SENDER - seq;
+		t->first = seq;
+		t->nseg = (uint16_t)nseg;
+		t->seg = (uint16_t)(GRO_MIN_SEG + gro_rand(&x) % (GRO_MAX_SEG - GRO_MIN_SEG + 1));
+		t->last = t->seg;
+		if (nseg > 1 && gro_rand(&x) % 3 == 0)
+			t->last = (uint16_t)(HDR_LEN + gro_rand(&x) % (t->seg - HDR_LEN));
+		t->cmsg = nseg > 1 || gro_rand(&x) % 2;
+		for (uint32_t k = 0; k < nseg; k++)
+			p->train_of[seq + k] = p->ntrains;
+		seq += nseg;
+		p->ntrains++;
+	}
+}
+
+static const struct gro_train *gro_train_of(const struct gro_run *r, uint32_t sender, uint32_t seq)
+{
+	return &r->plan[sender].train[r->plan[sender].train_of[seq]];
+}
+
+static uint32_t gro_last_seq(const struct gro_train *t)
+{
+	return t->first + t->nseg - 1;
+}
+
+static size_t gro_len(const struct gro_run *r, uint32_t sender, uint32_t seq)
+{
+	const struct gro_train *t = gro_train_of(r, sender, seq);
+
+	return seq == gro_last_seq(t) ? t->last : t->seg;
+}
+
+/* Send train t of sender id in one sendmsg; 0 on failure (recorded). */
+static int gro_send_train(struct gro_run *r, unsigned int id, const struct gro_train *t,
+			  unsigned char *buf)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr mh;
+	size_t len = 0;
+
+	for (uint32_t k = 0; k < t->nseg; k++) {
+		size_t n = k == t->nseg - 1u ? t->last : t->seg;
+
+		dg_fill(id, t->first + k, buf + len, n);
+		len += n;
+	}
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (t->cmsg) {
+		uint16_t size = t->seg;
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(size));
+		memcpy(CMSG_DATA(c), &size, sizeof(size));
+	}
+	for (;;) {
+		ssize_t n = sendmsg(r->tx_fd[id], &mh, 0);
+		struct pollfd p = { r->tx_fd[id], POLLOUT, 0 };
+
+		if (n == (ssize_t)len)
+			break;
+		if (n >= 0) {
+			run_fail(&r->fail, "sender %u seq %u: sent %zd of %zu bytes", id, t->first, n,
+				 len);
+			return 0;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			run_fail(&r->fail, "sender %u: sendmsg of %u datagrams of %u bytes: %s", id,
+				 t->nseg, t->seg, strerror(errno));
+			return 0;
+		}
+		if (past(&r->deadline)) {
+			run_fail(&r->fail, "sender %u: deadline passed at seq %u", id, t->first);
+			return 0;
+		}
+		atomic_fetch_add(&r->send_retries, 1);
+		(void)poll(&p, 1, 10);
+	}
+	/* A receiver may have it already: outstanding() can dip below 0 a moment. */
+	atomic_fetch_add(&r->sent, t->nseg);
+	atomic_fetch_add(&r->sent_trains, 1);
+	return 1;
+}
+
+/* Trains sent and not yet received whole or dropped (drops count trains). */
+static int64_t gro_outstanding(struct gro_run *r, long long drops)
+{
+	return (int64_t)atomic_load(&r->sent_trains) - (int64_t)atomic_load(&r->completed_trains) -
+	       (drops > 0 ? drops : 0);
+}
+
+static void gro_stay_in_window(struct gro_run *r)
+{
+	long long drops = socket_drops(r->fd);
+
+	for (unsigned int spins = 1; gro_outstanding(r, drops) > r->window; spins++) {
+		if (atomic_load(&r->fail.failed) || past(&r->deadline))
+			return;
+		pause_us(100);
+		if (spins % 20 == 0)
+			drops = socket_drops(r->fd);
+	}
+}
+
+/*
+ * Sender id: its trains in order on its own socket.  The first half at
+ * most as fast as it can, until the kernel drops one; the rest within the
+ * window.
+ */
+static void *gro_sender(void *arg)
+{
+	struct gro_worker *w = arg;
+	struct gro_run *r = w->r;
+	const struct gro_plan *p = &r->plan[w->id];
+	unsigned char *buf = malloc(GRO_MAX_TRAIN);
+	uint32_t t = 0;
+
+	if (buf == NULL) {
+		run_fail(&r->fail, "sender %u: out of memory", w->id);
+		atomic_fetch_add(&r->flooded, 1);
+		return NULL;
+	}
+	for (; t < p->ntrains / 2 && !atomic_load(&r->fail.failed); t++) {
+		if (socket_drops(r->fd) > 0 || !gro_send_train(r, w->id, &p->train[t], buf))
+			break;
+		atomic_fetch_add(&r->flood_trains, 1);
+	}
+	atomic_fetch_add(&r->flooded, 1);
+	for (; t < p->ntrains && !atomic_load(&r->fail.failed); t++) {
+		if (past(&r->deadline)) {
+			run_fail(&r->fail, "sender %u: deadline passed at train %u", w->id, t);
+			break;
+		}
+		gro_stay_in_window(r);
+		if (!gro_send_train(r, w->id, &p->train[t], buf))
+			break;
+	}
+	free(buf);
+	return NULL;
+}
+
+static int gro_log_call(struct gro_log *g, const struct gro_call *c)
+{
+	if (g->ncalls == g->callcap) {
+		size_t cap = g->callcap ? 2 * g->callcap : 1024;
+		struct gro_call *n = realloc(g->call, cap * sizeof(*n));
+
+		if (n == NULL)
+			return 0;
+		g->call = n;
+		g->callcap = cap;
+	}
+	g->call[g->ncalls++] = *c;
+	return 1;
+}
+
+static int gro_log_delivery(struct gro_log *g, uint32_t sender, uint32_t seq)
+{
+	if (g->ndl == g->dlcap) {
+		size_t cap = g->dlcap ? 2 * g->dlcap : 16384;
+		struct gro_delivery *n = realloc(g->dl, cap * sizeof(*n));
+
+		if (n == NULL)
+			return 0;
+		g->dl = n;
+		g->dlcap = cap;
+	}
+	g->dl[g->ndl].sender = sender;
+	g->dl[g->ndl].seq = seq;
+	g->ndl++;
+	return 1;
+}
+
+/*
+ * One datagram a receiver took: from its sender's socket, to the BIO's
+ * address, intact, not seen before; logged.  Returns 0 when it is wrong
+ * (recorded as the failure).
+ */
+static int gro_take(struct gro_run *r, struct gro_worker *w, const DGB_MSG *m,
+		    const unsigned char *buf)
+{
+	struct gro_log *g = &r->log[w->id];
+	uint32_t s, q;
+	char why[256];
+
+	if (!dg_header(buf, m->data_len, &s, &q, why, sizeof(why))) {
+		run_fail(&r->fail, "receiver %u: corrupt datagram: %s", w->id, why);
+		return 0;
+	}
+	if (s == GRO_FENCE && q == 0 && m->data_len == HDR_LEN && addr_is(m->peer, &r->from[0])) {
+		atomic_store(&r->fence_seen, 1);
+		return 1;
+	}
+	if (s >= GRO_SENDERS || q >= GRO_PER_SENDER) {
+		run_fail(&r->fail, "receiver %u: no such datagram: sender %u seq %u (%zu bytes)",
+			 w->id, s, q, m->data_len);
+		return 0;
+	}
+	if (!addr_is(m->peer, &r->from[s])) {
+		run_fail(&r->fail, "receiver %u: sender %u seq %u: not from that sender's socket",
+			 w->id, s, q);
+		return 0;
+	}
+	if (m->local != NULL && !addr_is(m->local, &r->self)) {
+		run_fail(&r->fail, "receiver %u: sender %u seq %u: local address is not the BIO's",
+			 w->id, s, q);
+		return 0;
+	}
+	if (!dg_intact(buf, m->data_len, gro_len(r, s, q), s, q, why, sizeof(why))) {
+		run_fail(&r->fail, "receiver %u: corrupt datagram: %s", w->id, why);
+		return 0;
+	}
+	if (atomic_exchange(&r->seen[s][q], 1) != 0) {
+		run_fail(&r->fail, "receiver %u: sender %u seq %u received twice", w->id, s, q);
+		return 0;
+	}
+	if (!gro_log_delivery(g, s, q)) {
+		run_fail(&r->fail, "receiver %u: out of memory", w->id);
+		return 0;
+	}
+	if (q == gro_last_seq(gro_train_of(r, s, q)))
+		atomic_fetch_add(&r->completed_trains, 1);
+	return 1;
+}
+
+/* A receiver's arrays, of GRO_MAX_ARRAY messages. */
+struct gro_arrays {
+	unsigned char (*buf)[GRO_BUF];
+	BIO_ADDR *peer[GRO_MAX_ARRAY], *local[GRO_MAX_ARRAY];
+	DGB_MSG msg[GRO_MAX_ARRAY];
+};
+
+/*
+ * One receive call of room messages, its datagrams checked and logged.
+ * Returns the datagrams it delivered, or -1 when the receiver must stop
+ * (the failure is recorded).
+ */
+static long gro_call_once(struct gro_run *r, struct gro_worker *w, struct gro_arrays *a,
+			  unsigned int room, int want_local)
+{
+	struct gro_log *g = &r->log[w->id];
+	struct gro_call c = { 0 };
+	size_t done = 0;
+	char e[256];
+
+	memset(a->msg, 0, sizeof(a->msg));
+	for (size_t i = 0; i < room; i++) {
+		a->msg[i].data = a->buf[i];
+		a->msg[i].data_len = GRO_BUF;
+		a->msg[i].peer = a->peer[i];
+		a->msg[i].local = want_local ? a->local[i] : NULL;
+		BIO_ADDR_clear(a->peer[i]);
+		BIO_ADDR_clear(a->local[i]);
+	}
+	atomic_fetch_add(&r->recv_calls, 1);
+	c.start = atomic_fetch_add(&r->ticket, 1);
+	if (!DGB_recvmmsg(r->bio, a->msg, sizeof(DGB_MSG), room, 0, &done)) {
+		unsigned long err = ERR_peek_last_error();
+
+		if (!DGB_err_is_non_fatal((unsigned int)err)) {
+			run_fail(&r->fail, "receiver %u: DGB_recvmmsg: %s", w->id,
+				 err_text(err, e, sizeof(e)));
+			return -1;
+		}
+		ERR_clear_error();
+	}
+	c.end = atomic_fetch_add(&r->ticket, 1);
+	if (done > room) {
+		run_fail(&r->fail, "receiver %u: %zu of %u processed", w->id, done, room);
+		return -1;
+	}
+	if (done == 0) {
+		atomic_fetch_add(&r->recv_empty, 1);
+		return 0;
+	}
+	c.first = (uint32_t)g->ndl;
+	c.room = room;
+	for (size_t i = 0; i < done; i++)
+		if (!gro_take(r, w, &a->msg[i], a->buf[i]))
+			return -1;
+	c.count = (uint32_t)(g->ndl - c.first);
+	atomic_fetch_add(&r->received, c.count);
+	/* A call that brought only the fence is no part of the order. */
+	if (c.count > 0 && !gro_log_call(g, &c)) {
+		run_fail(&r->fail, "receiver %u: out of memory", w->id);
+		return -1;
+	}
+	return (long)done;
+}
+
+static void *gro_receiver(void *arg)
+{
+	struct gro_worker *w = arg;
+	struct gro_run *r = w->r;
+	struct gro_arrays *a = calloc(1, sizeof(*a));
+	int want_local = r->local_enabled && w->id % 2 == 1, ok = a != NULL;
+	long got = -1;
+
+	if (ok && (a->buf = calloc(GRO_MAX_ARRAY, GRO_BUF)) == NULL)
+		ok = 0;
+	for (size_t i = 0; ok && i < GRO_MAX_ARRAY; i++)
+		if ((a->peer[i] = BIO_ADDR_new()) == NULL || (a->local[i] = BIO_ADDR_new()) == NULL)
+			ok = 0;
+	if (!ok)
+		run_fail(&r->fail, "receiver %u: out of memory", w->id);
+	ERR_clear_error();
+	/* The four make their first receive at once: one of them turns GRO on. */
+	(void)pthread_barrier_wait(&r->start);
+	if (ok)
+		got = gro_call_once(r, w, a, gro_arrays[w->id][0], want_local);
+	if (got > 0)
+		run_fail(&r->fail, "receiver %u: %ld datagrams before any was sent", w->id, got);
+	/* Then the senders flood the socket, and only then do the receivers go on. */
+	atomic_fetch_add(&r->first_done, 1);
+	while (!atomic_load(&r->gate) && !atomic_load(&r->fail.failed) && !past(&r->deadline))
+		pause_us(200);
+	for (unsigned int call = 1; got == 0 && !atomic_load(&r->fail.failed); call++) {
+		struct pollfd p = { r->fd, POLLIN, 0 };
+
+		got = gro_call_once(r, w, a, gro_arrays[w->id][call % GRO_ROUND], want_local);
+		if (got > 0) {
+			got = 0;
+			continue;
+		}
+		if (got < 0 || atomic_load(&r->stop))
+			break;
+		(void)poll(&p, 1, 10);
+	}
+	if (a != NULL) {
+		for (size_t i = 0; i < GRO_MAX_ARRAY; i++) {
+			BIO_ADDR_free(a->peer[i]);
+			BIO_ADDR_free(a->local[i]);
+		}
+		free(a->buf);
+	}
+	free(a);
+	OPENSSL_thread_stop();
+	return NULL;
+}
+
+/* --- the analysis ------------------------------------------------------------- */
+
+#define GRO_NONE UINT32_MAX
+
+/* What the analysis found, for the counters and the report. */
+struct gro_tally {
+	uint64_t calls, groups;
+	uint64_t trains_received, trains_lost, datagrams_lost;
+	/* Trains of two or more received, and their datagrams. */
+	uint64_t gro_trains, gro_datagrams;
+	/* Trains split between two calls; datagrams the later ones delivered. */
+	uint64_t split, carried;
+};
+
+struct gro_span {
+	uint64_t start, end;
+};
+
+struct gro_event {
+	uint64_t ticket;
+	uint32_t group;
+	int is_end;
+};
+
+static int gro_span_cmp(const void *a, const void *b)
+{
+	const struct gro_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int gro_event_cmp(const void *a, const void *b)
+{
+	const struct gro_event *x = a, *y = b;
+
+	return x->ticket < y->ticket ? -1 : x->ticket > y->ticket;
+}
+
+#define GRO_IDX(s, q) ((size_t)(s) * GRO_PER_SENDER + (q))
+#define GRO_FAIL(...)                                     \
+	do {                                              \
+		snprintf(why, whylen, __VA_ARGS__);       \
+		goto out;                                 \
+	} while (0)
+
+/*
+ * Whether what the receivers logged can have come off the socket through
+ * the module as core.h describes it; why not in why.  Checked, in turn:
+ * every datagram delivered once, and every train whole or not at all;
+ * within a call, a train's datagrams together and in order, and a call
+ * that ends inside a train full; the rest of a split train first in a
+ * later call, and no call wholly between the two.  A split train's calls
+ * then make one group, whose datagrams, call after call, must come in
+ * each sender's order.  Last, one order of the groups must exist in which
+ * every sender's datagrams come in the order sent and no group comes
+ * before one that returned before it began: a directed graph of the
+ * groups (sender order) and of the tickets (real time) without a cycle.
+ */
+static int gro_analyse(const struct gro_run *r, struct gro_tally *tl, char *why, size_t whylen)
+{
+	size_t ncalls = 0, ndl = 0, nedges = 0, nnodes = 0, done = 0, base = 0, k = 0;
+	uint32_t ngroups = 0;
+	struct gro_call *call = NULL;
+	struct gro_delivery *dl = NULL;
+	uint32_t *call_of = NULL, *next = NULL, *prev = NULL, *group_of = NULL, *visited = NULL;
+	uint32_t *lastq = NULL, *outdeg = NULL, *indeg = NULL, *adj = NULL, *queue = NULL;
+	uint32_t(*edge)[2] = NULL;
+	struct gro_span *gspan = NULL, *sp = NULL;
+	struct gro_event *ev = NULL;
+	uint64_t *minend = NULL;
+	int ok = 0;
+
+	memset(tl, 0, sizeof(*tl));
+	for (int i = 0; i < GRO_RECEIVERS; i++) {
+		ncalls += r->log[i].ncalls;
+		ndl += r->log[i].ndl;
+	}
+	call = calloc(ncalls + 1, sizeof(*call));
+	dl = calloc(ndl + 1, sizeof(*dl));
+	call_of = malloc((size_t)GRO_SENDERS * GRO_PER_SENDER * sizeof(*call_of));
+	next = malloc((ncalls + 1) * sizeof(*next));
+	prev = malloc((ncalls + 1) * sizeof(*prev));
+	group_of = malloc((ncalls + 1) * sizeof(*group_of));
+	sp = calloc(ncalls + 1, sizeof(*sp));
+	minend = calloc(ncalls + 2, sizeof(*minend));
+	if (call == NULL || dl == NULL || call_of == NULL || next == NULL || prev == NULL ||
+	    group_of == NULL || sp == NULL || minend == NULL)
+		GRO_FAIL("out of memory");
+
+	/* All the receivers' calls in one list, their datagrams in one log. */
+	for (int i = 0; i < GRO_RECEIVERS; i++) {
+		const struct gro_log *g = &r->log[i];
+
+		for (size_t c = 0; c < g->ncalls; c++) {
+			call[k] = g->call[c];
+			call[k++].first += (uint32_t)base;
+		}
+		if (g->ndl > 0)
+			memcpy(dl + base, g->dl, g->ndl * sizeof(*dl));
+		base += g->ndl;
+	}
+	for (size_t i = 0; i < (size_t)GRO_SENDERS * GRO_PER_SENDER; i++)
+		call_of[i] = GRO_NONE;
+	for (size_t c = 0; c < ncalls; c++) {
+		next[c] = prev[c] = group_of[c] = GRO_NONE;
+		for (uint32_t i = 0; i < call[c].count; i++) {
+			const struct gro_delivery *d = &dl[call[c].first + i];
+
+			if (call_of[GRO_IDX(d->sender, d->seq)] != GRO_NONE)
+				GRO_FAIL("sender %u seq %u delivered twice", d->sender, d->seq);
+			call_of[GRO_IDX(d->sender, d->seq)] = (uint32_t)c;
+		}
+	}
+
+	/* Every train whole or not at all: a train is one skb, dropped whole. */
+	for (uint32_t s = 0; s < GRO_SENDERS; s++)
+		for (uint32_t t = 0; t < r->plan[s].ntrains; t++) {
+			const struct gro_train *tr = &r->plan[s].train[t];
+			uint32_t got = 0;
+
+			for (uint32_t q = tr->first; q <= gro_last_seq(tr); q++)
+				got += call_of[GRO_IDX(s, q)] != GRO_NONE;
+			if (got == 0) {
+				tl->trains_lost++;
+				tl->datagrams_lost += tr->nseg;
+			} else if (got != tr->nseg) {
+				GRO_FAIL("sender %u: %u of the %u datagrams of the train of seq %u-%u "
+					 "(%u bytes each, the last %u) delivered",
+					 s, got, tr->nseg, tr->first, gro_last_seq(tr), tr->seg, tr->last);
+			} else {
+				tl->trains_received++;
+				if (tr->nseg > 1) {
+					tl->gro_trains++;
+					tl->gro_datagrams += tr->nseg;
+				}
+			}
+		}
+
+	/* Within each call; and which call finished a train another split. */
+	for (size_t c = 0; c < ncalls; c++) {
+		const struct gro_call *cc = &call[c];
+
+		for (uint32_t i = 0; i < cc->count; i++) {
+			const struct gro_delivery *d = &dl[cc->first + i];
+			const struct gro_train *tr = gro_train_of(r, d->sender, d->seq);
+
+			if (d->seq != tr->first && i > 0) {
+				const struct gro_delivery *p = d - 1;
+
+				if (p->sender != d->sender || p->seq + 1 != d->seq)
+					GRO_FAIL("a call delivered sender %u seq %u, inside its train "
+						 "(seq %u-%u), after sender %u seq %u",
+						 d->sender, d->seq, tr->first, gro_last_seq(tr), p->sender,
+						 p->seq);
+			} else if (d->seq != tr->first) {
+				uint32_t a = call_of[GRO_IDX(d->sender, d->seq - 1)];
+				const struct gro_delivery *last = &dl[call[a].first + call[a].count - 1];
+
+				if (a == c || last->sender != d->sender || last->seq + 1 != d->seq)
+					GRO_FAIL("a call began with sender %u seq %u, inside its train "
+						 "(seq %u-%u), but seq %u was not the last datagram of "
+						 "its call",
+						 d->sender, d->seq, tr->first, gro_last_seq(tr), d->seq - 1);
+				next[a] = (uint32_t)c;
+				prev[c] = a;
+				tl->split++;
+				for (uint32_t j = i; j < cc->count && dl[cc->first + j].sender == d->sender &&
+						     dl[cc->first + j].seq <= gro_last_seq(tr);
+				     j++)
+					tl->carried++;
+			}
+			if (i == cc->count - 1 && d->seq != gro_last_seq(tr) && cc->count != cc->room)
+				GRO_FAIL("a call of %u messages delivered %u and ended inside a train, "
+					 "at sender %u seq %u of %u-%u",
+					 cc->room, cc->count, d->sender, d->seq, tr->first,
+					 gro_last_seq(tr));
+		}
+	}
+
+	/* Groups: a call and those that finished the trains it split. */
+	gspan = calloc(ncalls + 1, sizeof(*gspan));
+	if (gspan == NULL)
+		GRO_FAIL("out of memory");
+	for (size_t c = 0; c < ncalls; c++) {
+		uint32_t x = (uint32_t)c, tail = x;
+		int64_t last[GRO_SENDERS];
+
+		if (prev[c] != GRO_NONE)
+			continue;
+		for (int s = 0; s < GRO_SENDERS; s++)
+			last[s] = -1;
+		for (; x != GRO_NONE; x = next[x]) {
+			group_of[x] = ngroups;
+			tail = x;
+			for (uint32_t i = 0; i < call[x].count; i++) {
+				const struct gro_delivery *d = &dl[call[x].first + i];
+
+				if ((int64_t)d->seq <= last[d->sender])
+					GRO_FAIL("sender %u seq %u delivered after its seq %lld, in one "
+						 "call or the call before",
+						 d->sender, d->seq, (long long)last[d->sender]);
+				last[d->sender] = d->seq;
+			}
+		}
+		gspan[ngroups].start = call[c].start;
+		gspan[ngroups].end = call[tail].end;
+		ngroups++;
+	}
+	for (size_t c = 0; c < ncalls; c++)
+		if (group_of[c] == GRO_NONE)
+			GRO_FAIL("calls that finish each other's trains in a ring");
+
+	/* Nothing between a call that split a train and the one that finished it. */
+	for (size_t c = 0; c < ncalls; c++) {
+		sp[c].start = call[c].start;
+		sp[c].end = call[c].end;
+	}
+	qsort(sp, ncalls, sizeof(*sp), gro_span_cmp);
+	minend[ncalls] = UINT64_MAX;
+	for (size_t i = ncalls; i-- > 0;)
+		minend[i] = sp[i].end < minend[i + 1] ? sp[i].end : minend[i + 1];
+	for (size_t c = 0; c < ncalls; c++) {
+		size_t lo = 0, hi = ncalls;
+
+		if (next[c] == GRO_NONE)
+			continue;
+		/* The first call to begin after call c returned. */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (sp[mid].start > call[c].end)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		if (minend[lo] < call[next[c]].start)
+			GRO_FAIL("a call ran wholly after the call that split sender %u's train at "
+				 "seq %u and before the call that delivered the rest",
+				 dl[call[c].first + call[c].count - 1].sender,
+				 dl[call[c].first + call[c].count - 1].seq);
+	}
+
+	/*
+	 * The graph: groups 0..ngroups-1, then the groups' first and last
+	 * tickets in ticket order.  A sender's edges join the groups its
+	 * datagrams come in, in the order sent; a sender that comes back to a
+	 * group it left is reported at once, as the clearest case.
+	 */
+	nnodes = 3 * (size_t)ngroups;
+	visited = calloc(ngroups + 1, sizeof(*visited));
+	lastq = calloc(ngroups + 1, sizeof(*lastq));
+	edge = malloc((ndl + 4 * (size_t)ngroups + 1) * sizeof(*edge));
+	ev = malloc((2 * (size_t)ngroups + 1) * sizeof(*ev));
+	if (visited == NULL || lastq == NULL || edge == NULL || ev == NULL)
+		GRO_FAIL("out of memory");
+	for (uint32_t s = 0; s < GRO_SENDERS; s++) {
+		uint32_t pg = GRO_NONE, pq = 0;
+
+		for (uint32_t q = 0; q < GRO_PER_SENDER; q++) {
+			uint32_t c = call_of[GRO_IDX(s, q)], g;
+
+			if (c == GRO_NONE)
+				continue;
+			g = group_of[c];
+			if (g != pg) {
+				if (visited[g] == s + 1)
+					GRO_FAIL("sender %u: seq %u and seq %u came in one call (or a "
+						 "call and the one that finished its split train), "
+						 "but seq %u between them in another",
+						 s, lastq[g], q, pq);
+				visited[g] = s + 1;
+				if (pg != GRO_NONE) {
+					edge[nedges][0] = pg;
+					edge[nedges++][1] = g;
+				}
+				pg = g;
+			}
+			lastq[g] = pq = q;
+		}
+	}
+	for (uint32_t g = 0; g < ngroups; g++) {
+		ev[2 * g] = (struct gro_event){ gspan[g].start, g, 0 };
+		ev[2 * g + 1] = (struct gro_event){ gspan[g].end, g, 1 };
+	}
+	qsort(ev, 2 * (size_t)ngroups, sizeof(*ev), gro_event_cmp);
+	for (size_t i = 0; i < 2 * (size_t)ngroups; i++) {
+		uint32_t node = ngroups + (uint32_t)i;
+
+		if (i + 1 < 2 * (size_t)ngroups) {
+			edge[nedges][0] = node;
+			edge[nedges++][1] = node + 1;
+		}
+		edge[nedges][0] = ev[i].is_end ? ev[i].group : node;
+		edge[nedges++][1] = ev[i].is_end ? node : ev[i].group;
+	}
+
+	/* Kahn's algorithm: every node taken in some order, or there is a cycle. */
+	outdeg = calloc(nnodes + 1, sizeof(*outdeg));
+	indeg = calloc(nnodes + 1, sizeof(*indeg));
+	adj = malloc((nedges + 1) * sizeof(*adj));
+	queue = malloc((nnodes + 1) * sizeof(*queue));
+	if (outdeg == NULL || indeg == NULL || adj == NULL || queue == NULL)
+		GRO_FAIL("out of memory");
+	for (size_t i = 0; i < nedges; i++) {
+		outdeg[edge[i][0]]++;
+		indeg[edge[i][1]]++;
+	}
+	/* outdeg becomes each node's end in adj, then its start as adj fills. */
+	for (size_t i = 1; i <= nnodes; i++)
+		outdeg[i] += outdeg[i - 1];
+	for (size_t i = nedges; i-- > 0;)
+		adj[--outdeg[edge[i][0]]] = edge[i][1];
+	/* Now outdeg[v] is where v's edges start; outdeg[nnodes] == nedges. */
+	outdeg[nnodes] = (uint32_t)nedges;
+	{
+		size_t head = 0, tail = 0;
+
+		for (uint32_t v = 0; v < nnodes; v++)
+			if (indeg[v] == 0)
+				queue[tail++] = v;
+		while (head < tail) {
+			uint32_t v = queue[head++];
+
+			done++;
+			for (uint32_t e = outdeg[v]; e < outdeg[v + 1]; e++)
+				if (--indeg[adj[e]] == 0)
+					queue[tail++] = adj[e];
+		}
+	}
+	if (done != nnodes)
+		GRO_FAIL("no one order of the %zu receive calls (%u groups) agrees with every "
+			 "sender's order and with real time; %zu of %zu nodes in or behind a cycle",
+			 ncalls, ngroups, nnodes - done, nnodes);
+	tl->calls = ncalls;
+	tl->groups = ngroups;
+	ok = 1;
+out:
+	free(call);
+	free(dl);
+	free(call_of);
+	free(next);
+	free(prev);
+	free(group_of);
+	free(visited);
+	free(lastq);
+	free(outdeg);
+	free(indeg);
+	free(adj);
+	free(queue);
+	free(edge);
+	free(gspan);
+	free(sp);
+	free(ev);
+	free(minend);
+	return ok;
+}
+#undef GRO_FAIL
+
+/* --- the case ------------------------------------------------------------------- */
+
+enum { G_RX, G_RXSYS, G_GRO_RECEIVES, G_GRO_SEGMENTS, G_GRO_CARRIED, G_KDROPS, G_TRUNC, G_N };
+static const char *const gro_keys[G_N] = {
+	DGB_PARAM_RX_DATAGRAMS,	 DGB_PARAM_RX_SYSCALLS,	      DGB_PARAM_GRO_RECEIVES,
+	DGB_PARAM_GRO_SEGMENTS,	 DGB_PARAM_GRO_CARRIED,	      DGB_PARAM_RX_KERNEL_DROPS,
+	DGB_PARAM_RX_TRUNCATED,
+};
+
+/*
+ * Packets the kernel's per-CPU input queues dropped (the second column of
+ * /proc/net/softnet_stat), or -1.  Loopback traffic passes through them,
+ * and a drop there is not the socket's: it explains a loss the socket's
+ * drop count does not.
+ */
+static long long softnet_drops(void)
+{
+	FILE *f = fopen("/proc/net/softnet_stat", "r");
+	unsigned int processed, dropped;
+	long long sum = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fscanf(f, "%x %x%*[^\n]", &processed, &dropped) == 2)
+		sum += dropped;
+	fclose(f);
+	return sum;
+}
+
+/* Wait until done() or a failure or the deadline; 0 if not done(). */
+static int gro_wait(struct gro_run *r, int (*done)(struct gro_run *), const char *what)
+{
+	while (!done(r)) {
+		if (atomic_load(&r->fail.failed))
+			return 0;
+		if (past(&r->deadline)) {
+			run_fail(&r->fail, "deadline passed waiting for %s: sent %llu trains, %llu "
+					   "received whole, kernel drop count %lld",
+				 what, (unsigned long long)atomic_load(&r->sent_trains),
+				 (unsigned long long)atomic_load(&r->completed_trains),
+				 socket_drops(r->fd));
+			return 0;
+		}
+		pause_us(1000);
+	}
+	return 1;
+}
+
+/*
+ * Join a thread of the case, waiting until grace seconds past the deadline
+ * at most: a thread stuck in the module fails the test with its name
+ * rather than running into Check's timeout.
+ */
+static void gro_join(struct gro_run *r, pthread_t t, const char *what, unsigned int id,
+		     int grace)
+{
+	struct timespec now, by;
+	int e;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_REALTIME, &by);
+	by.tv_sec += r->deadline.tv_sec - now.tv_sec + grace;
+	e = pthread_timedjoin_np(t, NULL, &by);
+	ck_assert_msg(e == 0, "GRO: %s %u still running %d s after the deadline (%s); %s", what,
+		      id, grace, strerror(e),
+		      atomic_load(&r->fail.failed) ? r->fail.why : "no failure seen");
+}
+
+static int gro_first_done(struct gro_run *r)
+{
+	return atomic_load(&r->first_done) == GRO_RECEIVERS;
+}
+
+static int gro_flooded(struct gro_run *r)
+{
+	return atomic_load(&r->flooded) == GRO_SENDERS;
+}
+
+/* Every train sent is received whole or was dropped. */
+static int gro_settled(struct gro_run *r)
+{
+	long long drops = socket_drops(r->fd);
+
+	return (int64_t)atomic_load(&r->completed_trains) + (drops > 0 ? drops : 0) >=
+	       (int64_t)atomic_load(&r->sent_trains);
+}
+
+static int gro_fenced(struct gro_run *r)
+{
+	return atomic_load(&r->fence_seen);
+}
+
+START_TEST(test_threads_gro)
+{
+	struct gro_run *r = calloc(1, sizeof(*r));
+	struct gro_worker ws[GRO_SENDERS], wr[GRO_RECEIVERS];
+	pthread_t ts[GRO_SENDERS], tr[GRO_RECEIVERS];
+	OSSL_LIB_CTX *ctx;
+	OSSL_PROVIDER *prov;
+	const BIO_METHOD *meth;
+	uint64_t c0[G_N], c1[G_N], sent, received, planned = 0, trains = 0;
+	long long drops, flood_drops = -1, sn0, sn1;
+	struct gro_tally tl;
+	int rcvbuf, gro = -1, analysed = 0, senders = 0;
+	const char *how;
+	struct timespec t0;
+	char why[512] = "", leftover[8];
+	unsigned char fence[HDR_LEN];
+
+	ck_assert_ptr_nonnull(r);
+	memset(&tl, 0, sizeof(tl));
+	tu_caps_disable(NULL);
+	ctx = OSSL_LIB_CTX_new();
+	ck_assert_ptr_nonnull(ctx);
+	prov = OSSL_PROVIDER_load(ctx, DGB_PROVIDER_NAME);
+	if (prov == NULL)
+		ERR_print_errors_fp(stderr);
+	ck_assert_ptr_nonnull(prov);
+	meth = DGB_provider_bio_method(prov);
+	ck_assert_ptr_nonnull(meth);
+	for (uint32_t s = 0; s < GRO_SENDERS; s++) {
+		gro_plan_make(&r->plan[s], s);
+		trains += r->plan[s].ntrains;
+		planned += GRO_PER_SENDER;
+	}
+
+	r->fd = tu_udp_loopback(AF_INET, &r->self);
+	rcvbuf = big_rcvbuf(r->fd, RCVBUF_WANT, &how);
+	/* A train of 64 KB takes about twice that of the buffer. */
+	r->window = rcvbuf / (4 * 65536);
+	if (r->window < 4)
+		r->window = 4;
+	if (r->window > 256)
+		r->window = 256;
+	ck_assert_int_eq(socket_drops(r->fd) <= 0, 1);
+	r->bio = BIO_new(meth);
+	ck_assert_ptr_nonnull(r->bio);
+	ck_assert_int_eq(BIO_set_fd(r->bio, r->fd, BIO_CLOSE), 1);
+	ck_assert_int_eq(BIO_set_nbio(r->bio, 1), 1);
+	ck_assert_int_eq(DGB_is_dgrambatch(r->bio), 1);
+	/* Not before the BIO's first batched receive. */
+	ck_assert_int_eq(DGB_get_gro(r->bio), 0);
+	/* Each datagram of a train gets the train's control messages too. */
+	r->local_enabled = BIO_dgram_set_local_addr_enable(r->bio, 1) == 1;
+	ERR_clear_error();
+	for (int k = 0; k < GRO_SENDERS; k++) {
+		r->tx_fd[k] = tu_udp_loopback(AF_INET, &r->from[k]);
+		ck_assert_msg(connect(r->tx_fd[k], &r->self.sa, sizeof(r->self.sin)) == 0,
+			      "connect: %s", strerror(errno));
+		ck_assert_int_eq(fcntl(r->tx_fd[k], F_SETFL, fcntl(r->tx_fd[k], F_GETFL) | O_NONBLOCK),
+				 0);
+	}
+	ck_assert_int_eq(pthread_barrier_init(&r->start, NULL, GRO_RECEIVERS + 1), 0);
+
+	for (int i = 0; i < G_N; i++)
+		c0[i] = tu_provider_counter(prov, gro_keys[i]);
+	sn0 = softnet_drops();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r->deadline = t0;
+	r->deadline.tv_sec += GRO_DEADLINE_S;
+	for (unsigned int i = 0; i < GRO_RECEIVERS; i++) {
+		wr[i].r = r;
+		wr[i].id = i;
+		ck_assert_int_eq(pthread_create(&tr[i], NULL, gro_receiver, &wr[i]), 0);
+	}
+	(void)pthread_barrier_wait(&r->start);
+	if (gro_wait(r, gro_first_done, "the first receives"))
+		gro = DGB_get_gro(r->bio);
+	if (gro != 1 && !atomic_load(&r->fail.failed))
+		run_fail(&r->fail, "DGB_get_gro is %d after the first batched receives, not 1, "
+				   "although the kernel has UDP_GRO",
+			 gro);
+	for (unsigned int i = 0; i < GRO_SENDERS && gro == 1; i++, senders++) {
+		ws[i].r = r;
+		ws[i].id = i;
+		ck_assert_int_eq(pthread_create(&ts[i], NULL, gro_sender, &ws[i]), 0);
+	}
+	if (gro_wait(r, gro_flooded, "the flood"))
+		flood_drops = socket_drops(r->fd);
+	atomic_store(&r->gate, 1);
+	for (int i = 0; i < senders; i++)
+		gro_join(r, ts[i], "sender", (unsigned int)i, 10);
+	/*
+	 * Then one datagram more, alone: it carries the socket's final drop
+	 * count (SO_RXQ_OVFL) to the module.
+	 */
+	if (senders > 0 && gro_wait(r, gro_settled, "every train")) {
+		uint32_t who = GRO_FENCE, seq = 0, sum = dg_checksum(fence, 0);
+
+		memcpy(fence, &who, 4);
+		memcpy(fence + 4, &seq, 4);
+		memcpy(fence + 8, &sum, 4);
+		if (send(r->tx_fd[0], fence, sizeof(fence), 0) != (ssize_t)sizeof(fence))
+			run_fail(&r->fail, "send of the last datagram: %s", strerror(errno));
+		else
+			(void)gro_wait(r, gro_fenced, "the last datagram");
+	}
+	atomic_store(&r->stop, 1);
+	for (unsigned int i = 0; i < GRO_RECEIVERS; i++)
+		gro_join(r, tr[i], "receiver", i, 10);
+	for (int i = 0; i < G_N; i++)
+		c1[i] = tu_provider_counter(prov, gro_keys[i]);
+	drops = socket_drops(r->fd);
+	sn1 = softnet_drops();
+	if (!atomic_load(&r->fail.failed))
+		analysed = gro_analyse(r, &tl, why, sizeof(why));
+
+	sent = atomic_load(&r->sent);
+	received = atomic_load(&r->received);
+	fprintf(stderr,
+		"threads (GRO): %d senders, %d receivers (arrays of 32, 32, 1-64, 7-256%s): sent "
+		"%llu datagrams in %llu trains (%llu trains in the first flood), received %llu "
+		"in %llu receive calls (%llu empty, %llu that delivered the rest of a split "
+		"train); lost %llu trains of %llu datagrams, kernel drop count %lld (%lld after "
+		"the flood), module rx-kernel-drops %llu; gro-receives %llu, gro-segments %llu, "
+		"gro-carried %llu; %llu receive syscalls; %llu send retries; %s %d bytes, window "
+		"%lld trains; %.2fs\n",
+		GRO_SENDERS, GRO_RECEIVERS, r->local_enabled ? ", 2 with local addresses" : "",
+		(unsigned long long)sent, (unsigned long long)atomic_load(&r->sent_trains),
+		(unsigned long long)atomic_load(&r->flood_trains), (unsigned long long)received,
+		(unsigned long long)atomic_load(&r->recv_calls),
+		(unsigned long long)atomic_load(&r->recv_empty), (unsigned long long)tl.split,
+		(unsigned long long)tl.trains_lost, (unsigned long long)tl.datagrams_lost, drops,
+		flood_drops, (unsigned long long)(c1[G_KDROPS] - c0[G_KDROPS]),
+		(unsigned long long)(c1[G_GRO_RECEIVES] - c0[G_GRO_RECEIVES]),
+		(unsigned long long)(c1[G_GRO_SEGMENTS] - c0[G_GRO_SEGMENTS]),
+		(unsigned long long)(c1[G_GRO_CARRIED] - c0[G_GRO_CARRIED]),
+		(unsigned long long)(c1[G_RXSYS] - c0[G_RXSYS]),
+		(unsigned long long)atomic_load(&r->send_retries), how, rcvbuf,
+		(long long)r->window, seconds_since(&t0));
+
+	ck_assert_msg(!atomic_load(&r->fail.failed), "GRO: %s", r->fail.why);
+	ck_assert_msg(analysed, "GRO: %s", why);
+	ck_assert_uint_eq(sent, planned);
+	ck_assert_uint_eq(atomic_load(&r->sent_trains), trains);
+	ck_assert_uint_eq(tl.trains_received + tl.trains_lost, trains);
+	ck_assert_uint_eq(received + tl.datagrams_lost, sent);
+	if (drops < 0) {
+		fprintf(stderr, "threads: no drop counter in /proc/net/udp; none may be lost\n");
+		drops = 0;
+	}
+	/* The kernel counts a train it drops as one drop. */
+	ck_assert_msg(tl.trains_lost == (uint64_t)drops,
+		      "GRO: %llu trains (%llu datagrams) lost, the kernel dropped %lld; its input "
+		      "queues dropped %lld packets meanwhile",
+		      (unsigned long long)tl.trains_lost, (unsigned long long)tl.datagrams_lost,
+		      drops, sn0 >= 0 && sn1 >= 0 ? sn1 - sn0 : -1);
+	/* The module saw the last drop count, on the last datagram. */
+	ck_assert_int_eq(atomic_load(&r->fence_seen), 1);
+	ck_assert_uint_eq(c1[G_KDROPS] - c0[G_KDROPS], (uint64_t)drops);
+
+	/*
+	 * The module counted what the receivers saw, exactly: on loopback each
+	 * train reaches the socket as the one skb it was sent as, and with
+	 * nothing else reading the socket and no empty datagram sent, the
+	 * module keeps a train for a later call only when it split it.
+	 */
+	ck_assert_uint_eq(c1[G_RX] - c0[G_RX], received + 1);
+	ck_assert_uint_eq(c1[G_GRO_RECEIVES] - c0[G_GRO_RECEIVES], tl.gro_trains);
+	ck_assert_uint_eq(c1[G_GRO_SEGMENTS] - c0[G_GRO_SEGMENTS], tl.gro_datagrams);
+	ck_assert_uint_eq(c1[G_GRO_CARRIED] - c0[G_GRO_CARRIED], tl.carried);
+	ck_assert_uint_eq(c1[G_TRUNC] - c0[G_TRUNC], 0);
+	/* Trains of 33 to 64 into arrays of 32 must have been split. */
+	ck_assert_uint_gt(tl.split, 0);
+	ck_assert_uint_gt(tl.carried, 0);
+
+	/* Nothing is kept, nothing left in the socket, and GRO is still on. */
+	ck_assert_int_eq(BIO_ctrl_pending(r->bio), 0);
+	ck_assert_int_eq(recv(r->fd, leftover, sizeof(leftover), MSG_DONTWAIT | MSG_PEEK), -1);
+	ck_assert_msg(errno == EAGAIN || errno == EWOULDBLOCK, "recv: %s", strerror(errno));
+	ck_assert_int_eq(DGB_get_gro(r->bio), 1);
+
+	BIO_free(r->bio);
+	for (int k = 0; k < GRO_SENDERS; k++)
+		close(r->tx_fd[k]);
+	for (int i = 0; i < GRO_RECEIVERS; i++) {
+		free(r->log[i].call);
+		free(r->log[i].dl);
+	}
+	pthread_barrier_destroy(&r->start);
+	free(r);
+	ck_assert_int_eq(OSSL_PROVIDER_unload(prov), 1);
+	OSSL_LIB_CTX_free(ctx);
+}
+END_TEST
+
 START_TEST(test_threads_mmsg)
 {
 	threads_on_one_bio(0);
@@ -962,6 +2193,15 @@ Suite *suite_threads(void)
 	tcase_add_test(tc, test_threads_mmsg);
 	tcase_add_test(tc, test_threads_fallback);
 	tcase_add_test(tc, test_threads_fallback_shared_bio);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gro");
+	tcase_set_timeout(tc, GRO_DEADLINE_S + 30);
+	if (dgb_cap_usable(DGB_CAP_UDP_GRO | DGB_CAP_UDP_SEGMENT))
+		tcase_add_test(tc, test_threads_gro);
+	else
+		fprintf(stderr, "SKIP test_threads_gro: the kernel takes no UDP_GRO or no "
+				"UDP_SEGMENT\n");
 	suite_add_tcase(s, tc);
 	return s;
 }
