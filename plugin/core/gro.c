@@ -438,6 +438,9 @@ static int take_listed(int fd, struct dgb_gro_store *s, struct mmsghdr *out, uns
 
 		if (r > 0)
 			got += (unsigned int)r;
+		else if (r < 0)
+			/* The call succeeds with what it has; an ICMP error still counts. */
+			(void)dgb_fail(-r);
 		return (int)got;
 	}
 	*more = (unsigned int)w == k && got < room;
@@ -485,6 +488,13 @@ static int gro_recv(int fd, struct dgb_gro_store *s, struct mmsghdr *msgs, unsig
 			break;
 	}
 	dgb_count_io(DGB_DIR_RX, tl.calls, got, tl.bytes);
+	/*
+	 * An error after some datagrams ends the call without being reported,
+	 * as with recvmmsg(2); the kernel has cleared it, so an ICMP error is
+	 * counted here or never.
+	 */
+	if (r < 0 && got > 0)
+		(void)dgb_fail(-r);
 	if (got == 0 && r < 0)
 		return dgb_fail(-r);
 	/* Nothing delivered, and a delivered train could not be removed. */
