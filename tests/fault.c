@@ -1,7 +1,8 @@
 /*
- * fault.c - a fault interposer for the send path, for the tests only: a
- * sendmmsg(2) and a sendmsg(2) that call the C library's (the next
- * definition, dlsym(RTLD_NEXT)) unless a fault plan says otherwise.
+ * fault.c - a fault interposer for the tests only: a sendmmsg(2),
+ * sendmsg(2) and sendto(2), a recvmsg(2), recvmmsg(2) and recvfrom(2), and
+ * a setsockopt(2) that call the C library's (the next definition,
+ * dlsym(RTLD_NEXT)) unless a fault plan says otherwise.
  *
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
@@ -29,10 +30,10 @@
  *    (LD_PRELOAD="$SANITIZER_PRELOAD $DGB_FAULTLIB $DGB_PRELOAD"); the
  *    order only matters for the sanitizer, which must be first.
  *
- * The plan is read from the environment variable DGB_FAULTS when either
- * function is first called, or set with dgb_fault_plan(), the only other
- * name exported.  A plan is a list of rules separated by commas (or
- * semicolons or spaces):
+ * The plan is read from the environment variable DGB_FAULTS when any of
+ * these functions is first called, or set with dgb_fault_plan(), the only
+ * other name exported.  A plan is a list of rules separated by commas (or
+ * semicolons or spaces).  The send path:
  *
  *   gso:N:E      the Nth GSO entry fails with errno E.  A GSO entry is a
  *                message carrying a UDP_SEGMENT control message (SOL_UDP
@@ -54,41 +55,95 @@
  *   gsomax:K:E   every GSO entry of more than K segments fails with errno E,
  *                as "gso" fails one: a kernel older than 6.9 refuses more
  *                than 64 with EINVAL ("gsomax:64:EINVAL").
+ *
+ * The receive path.  A receive call is a recvmsg(), a recvmmsg() of one
+ * entry or more, or a recvfrom(), and is of one of four sorts, by whether
+ * it has MSG_PEEK and whether it has room for data (a buffer of one byte or
+ * more, in any entry), which are the four steps of the module's receive
+ * with UDP GRO (plugin/core/gro.c):
+ *
+ *   recv:N:E       the Nth receive call of any sort fails with errno E,
+ *                  having taken nothing and changed nothing, as the kernel
+ *                  fails one when an ICMP error is pending on the socket
+ *                  (ECONNREFUSED, reported once, before any datagram) or a
+ *                  signal comes (EINTR);
+ *   recvpeek:N:E   the same for the Nth receive with MSG_PEEK and a buffer:
+ *                  a read of the head of the queue that leaves it there;
+ *   recvlist:N:E   with MSG_PEEK and no buffer: a listing of the queue
+ *                  (recvmmsg() with MSG_PEEK | MSG_TRUNC, nothing copied);
+ *   recvtake:N:E   without MSG_PEEK, with a buffer: a receive that takes
+ *                  datagrams off the socket;
+ *   recvtrunc:N:E  without MSG_PEEK and without a buffer: the removal of a
+ *                  datagram read before with MSG_PEEK (MSG_TRUNC);
+ *   recvshort:N:K  the Nth receive call takes at most K datagrams (K >= 1):
+ *                  the real recvmmsg() with K entries, as when the queue
+ *                  holds no more; a call of K entries or fewer, and
+ *                  recvmsg() and recvfrom(), are not changed.  It counts
+ *                  as fired when the real call returned K.
+ *
+ * The socket options:
+ *
+ *   sockopt:L.O:E  every setsockopt() of level L and option O (numbers)
+ *                  fails with errno E, changing nothing, as a kernel
+ *                  without the option refuses it: sockopt:17.104:ENOPROTOOPT
+ *                  refuses UDP_GRO (SOL_UDP 17, UDP_GRO 104),
+ *                  sockopt:1.42:EOPNOTSUPP refuses SO_PEEK_OFF (SOL_SOCKET
+ *                  1), sockopt:1.40:ENOPROTOOPT SO_RXQ_OVFL;
+ *   sockopt:L.O@N:E  only the Nth setsockopt() of that option (N+ and N-M
+ *                  as below).
+ *
+ * N, in every rule but gsomax and in sockopt's @N, may also be:
+ *
  *   N+           instead of N: the Nth and every one after it, as a device
  *                that cannot segment refuses every GSO send
- *                ("gso:1+:EIO").
+ *                ("gso:1+:EIO");
+ *   N-M          instead of N: the Nth to the Mth (M >= N), as a burst of
+ *                signals ("recvtrunc:1-8:EINTR").
+ *
+ * And, not a rule:
+ *
  *   report       a line on stderr for every fault that fires, and the
  *                totals when the process exits;
  *   report=PATH  the same, appended to PATH.
  *
  * E is a name (EIO, EINVAL, EMSGSIZE, ENOBUFS, EAGAIN, EWOULDBLOCK,
- * EOPNOTSUPP, ENOPROTOOPT, EPERM, ECONNREFUSED, EINTR) or a number.  A send
- * call is a sendmmsg() of one entry or more, or a sendmsg(), on a
- * descriptor >= 0; each rule counts from 1, from when its plan was set,
- * the events it is about, whatever the other rules do.  Calls on a
- * negative descriptor or with no entries (the module's probes) pass
- * through unseen.  Examples:
+ * EOPNOTSUPP, ENOPROTOOPT, EPERM, ECONNREFUSED, EINTR, ENOMEM) or a number.
+ * A send call is a sendmmsg() of one entry or more, or a sendmsg() or
+ * sendto(), on a descriptor >= 0; receive calls and setsockopt() are seen
+ * on descriptors >= 0 too.  Each rule counts from 1, from when its plan was
+ * set, the events it is about, whatever the other rules do.  Calls on a
+ * negative descriptor or with no entries (the module's probes) pass through
+ * unseen.  Examples:
  *
  *   DGB_FAULTS=gso:1:EIO         the first GSO send fails with EIO
  *   DGB_FAULTS=gso:2+:EINVAL     the second GSO entry and all later ones
  *   DGB_FAULTS=call:5:EAGAIN,short:9:3
+ *   DGB_FAULTS=recv:3:ECONNREFUSED,sockopt:1.42:EOPNOTSUPP
  *
- * A fault never sends a datagram and then reports it unsent: a call either
- * fails before anything is sent, or returns what the real call returned.
+ * A fault never sends a datagram and then reports it unsent, nor takes one
+ * and reports it untaken: a call either fails before anything is sent or
+ * taken, or returns what the real call returned.
  *
  * dgb_fault_plan(spec) replaces the plan (an empty spec: no faults) and
  * starts every count afresh; it returns 0, or -1 with errno EINVAL for a
  * spec it cannot read, leaving the plan as it was.  A plan must not be
- * replaced while another thread is inside a send call; everything else
- * may run in any number of threads.  A spec of "?NAME" asks for a count
- * since the plan was set (saturating at INT_MAX):
+ * replaced while another thread is inside one of these calls; everything
+ * else may run in any number of threads.  A spec of "?NAME" asks for a
+ * count since the plan was set (saturating at INT_MAX):
  *
- *   ?calls         send calls seen
- *   ?gso-seen      GSO entries handed to the kernel or refused by a gso rule
- *   ?gso-sent      GSO entries the kernel took
- *   ?gso-segments  datagrams in those: payload / segment size, rounded up
- *   ?fired         faults that fired (a short that shortened nothing is
- *                  not one)
+ *   ?calls          send calls seen
+ *   ?gso-seen       GSO entries handed to the kernel or refused by a gso rule
+ *   ?gso-sent       GSO entries the kernel took
+ *   ?gso-segments   datagrams in those: payload / segment size, rounded up
+ *   ?recv-calls     receive calls seen, of every sort
+ *   ?recv-peeks     of them, those recvpeek counts
+ *   ?recv-lists     those recvlist counts
+ *   ?recv-takes     those recvtake counts
+ *   ?recv-truncs    those recvtrunc counts
+ *   ?sockopt-calls  setsockopt() calls seen
+ *   ?fired          faults that fired (a short that shortened nothing is
+ *                   not one, nor a recvshort whose call took fewer than K;
+ *                   each refused setsockopt() is one)
  *
  * A DGB_FAULTS that cannot be read stops the process (abort()), so a
  * misspelt plan cannot make a test pass without its faults.
@@ -106,6 +161,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -117,13 +173,33 @@
 
 #define MAX_RULES 16
 
-enum kind { GSO, GSOCALL, CALL, SHORT, GSOMAX };
+enum kind {
+	GSO,
+	GSOCALL,
+	CALL,
+	SHORT,
+	GSOMAX,
+	RECV,
+	/* The four sorts of receive, in the order of enum rsort. */
+	RECVPEEK,
+	RECVLIST,
+	RECVTAKE,
+	RECVTRUNC,
+	RECVSHORT,
+	SOCKOPT,
+};
+
+/* The sorts of receive call: MSG_PEEK or not, room for data or not. */
+enum rsort { R_PEEK, R_LIST, R_TAKE, R_TRUNC };
+
+_Static_assert(RECVTRUNC - RECVPEEK == R_TRUNC, "enum kind lists the sorts as enum rsort");
 
 struct rule {
 	enum kind kind;
-	unsigned long n;
-	int sticky;
-	int arg; /* errno, or K for SHORT */
+	/* The events it fires on: the nth to the last (ULONG_MAX: for ever). */
+	unsigned long n, last;
+	int arg; /* errno, or K for SHORT and RECVSHORT */
+	int level, name; /* SOCKOPT's option */
 	atomic_ulong seen;
 };
 
@@ -135,13 +211,39 @@ struct plan {
 
 /*
  * The plan in force: its rules are written while nrules is 0 (nobody is
- * sending, see above) and published by the release store of nrules.
+ * in a call, see above) and published by the release store of nrules.
  */
 static struct rule rules[MAX_RULES];
 static atomic_int nrules;
 static atomic_int report_fd = -1;
 
-static atomic_ulong st_calls, st_gso_seen, st_gso_sent, st_gso_segments, st_fired;
+/* The counts dgb_fault_plan("?NAME") answers, in the order of stat_names[]. */
+enum count {
+	ST_CALLS,
+	ST_GSO_SEEN,
+	ST_GSO_SENT,
+	ST_GSO_SEGMENTS,
+	ST_RECV_CALLS,
+	/* One per enum rsort, in its order. */
+	ST_RECV_PEEKS,
+	ST_RECV_LISTS,
+	ST_RECV_TAKES,
+	ST_RECV_TRUNCS,
+	ST_SOCKOPT_CALLS,
+	ST_FIRED,
+	ST_COUNT
+};
+
+static const char *const stat_names[ST_COUNT] = {
+	"calls",      "gso-seen",   "gso-sent",    "gso-segments",
+	"recv-calls", "recv-peeks", "recv-lists",  "recv-takes",
+	"recv-truncs", "sockopt-calls", "fired",
+};
+
+static atomic_ulong st[ST_COUNT];
+
+_Static_assert(ST_RECV_TRUNCS - ST_RECV_PEEKS == R_TRUNC,
+	       "enum count lists the sorts as enum rsort");
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
@@ -160,6 +262,7 @@ static const struct {
 	{ "EPERM", EPERM },
 	{ "ECONNREFUSED", ECONNREFUSED },
 	{ "EINTR", EINTR },
+	{ "ENOMEM", ENOMEM },
 };
 
 static const char *errname(int err)
@@ -200,6 +303,47 @@ static int parse_errno(const char *s, size_t len, int *out)
 	return 1;
 }
 
+/* "N", "N+" or "N-M" of len characters into r->n and r->last; 0 if unreadable. */
+static int parse_count(const char *s, size_t len, struct rule *r)
+{
+	const char *dash = memchr(s, '-', len);
+
+	if (len > 0 && s[len - 1] == '+') {
+		r->last = ULONG_MAX;
+		return parse_ulong(s, len - 1, &r->n) && r->n > 0;
+	}
+	if (dash != NULL)
+		return parse_ulong(s, (size_t)(dash - s), &r->n) && r->n > 0 &&
+		       parse_ulong(dash + 1, len - (size_t)(dash - s) - 1, &r->last) &&
+		       r->last >= r->n;
+	if (!parse_ulong(s, len, &r->n) || r->n == 0)
+		return 0;
+	r->last = r->n;
+	return 1;
+}
+
+/* SOCKOPT's "L.O", or "L.O@N" with N as parse_count() reads it; 0 if unreadable. */
+static int parse_option(const char *s, size_t len, struct rule *r)
+{
+	const char *dot = memchr(s, '.', len), *at = memchr(s, '@', len);
+	unsigned long level, name;
+
+	if (at == NULL) {
+		at = s + len;
+		r->n = 1;
+		r->last = ULONG_MAX;
+	} else if (!parse_count(at + 1, len - (size_t)(at - s) - 1, r)) {
+		return 0;
+	}
+	if (dot == NULL || dot > at || !parse_ulong(s, (size_t)(dot - s), &level) ||
+	    !parse_ulong(dot + 1, (size_t)(at - dot) - 1, &name) || level > INT_MAX ||
+	    name > INT_MAX)
+		return 0;
+	r->level = (int)level;
+	r->name = (int)name;
+	return 1;
+}
+
 /* One rule, "kind:N[+]:ARG", of len characters; 0 if it cannot be read. */
 static int parse_rule(const char *s, size_t len, struct rule *r)
 {
@@ -210,7 +354,14 @@ static int parse_rule(const char *s, size_t len, struct rule *r)
 		      { "gsocall", GSOCALL },
 		      { "call", CALL },
 		      { "short", SHORT },
-		      { "gsomax", GSOMAX } };
+		      { "gsomax", GSOMAX },
+		      { "recv", RECV },
+		      { "recvpeek", RECVPEEK },
+		      { "recvlist", RECVLIST },
+		      { "recvtake", RECVTAKE },
+		      { "recvtrunc", RECVTRUNC },
+		      { "recvshort", RECVSHORT },
+		      { "sockopt", SOCKOPT } };
 	const char *c1 = memchr(s, ':', len), *c2, *end = s + len;
 	size_t nlen;
 	int found = 0;
@@ -227,10 +378,25 @@ static int parse_rule(const char *s, size_t len, struct rule *r)
 	if (!found)
 		return 0;
 	nlen = (size_t)(c2 - c1 - 1);
-	r->sticky = nlen > 0 && c1[nlen] == '+';
-	if (!parse_ulong(c1 + 1, nlen - (size_t)r->sticky, &r->n) || r->n == 0)
-		return 0;
-	if (r->kind != SHORT)
+	switch (r->kind) {
+	case SOCKOPT:
+		if (!parse_option(c1 + 1, nlen, r))
+			return 0;
+		break;
+	case GSOMAX:
+		/* K; a "+" after it is read, and changes nothing, as before. */
+		if (nlen > 0 && c1[nlen] == '+')
+			nlen--;
+		if (!parse_ulong(c1 + 1, nlen, &r->n) || r->n == 0)
+			return 0;
+		r->last = r->n;
+		break;
+	default:
+		if (!parse_count(c1 + 1, nlen, r))
+			return 0;
+		break;
+	}
+	if (r->kind != SHORT && r->kind != RECVSHORT)
 		return parse_errno(c2 + 1, (size_t)(end - c2 - 1), &r->arg);
 	if (!parse_ulong(c2 + 1, (size_t)(end - c2 - 1), &k) || k == 0)
 		return 0;
@@ -288,15 +454,14 @@ static void install(const struct plan *p)
 	for (int i = 0; i < p->n; i++) {
 		rules[i].kind = p->r[i].kind;
 		rules[i].n = p->r[i].n;
-		rules[i].sticky = p->r[i].sticky;
+		rules[i].last = p->r[i].last;
 		rules[i].arg = p->r[i].arg;
+		rules[i].level = p->r[i].level;
+		rules[i].name = p->r[i].name;
 		atomic_store_explicit(&rules[i].seen, 0, memory_order_relaxed);
 	}
-	atomic_store(&st_calls, 0);
-	atomic_store(&st_gso_seen, 0);
-	atomic_store(&st_gso_sent, 0);
-	atomic_store(&st_gso_segments, 0);
-	atomic_store(&st_fired, 0);
+	for (int i = 0; i < ST_COUNT; i++)
+		atomic_store(&st[i], 0);
 	atomic_store(&report_fd, p->report_fd);
 	atomic_store_explicit(&nrules, p->n, memory_order_release);
 }
@@ -338,18 +503,31 @@ static void report(const char *fmt, ...)
 
 __attribute__((destructor)) static void report_totals(void)
 {
-	report("totals: calls %lu, GSO entries seen %lu, sent %lu, segments %lu, faults fired %lu",
-	       atomic_load(&st_calls), atomic_load(&st_gso_seen), atomic_load(&st_gso_sent),
-	       atomic_load(&st_gso_segments), atomic_load(&st_fired));
+	report("totals: calls %lu, GSO entries seen %lu, sent %lu, segments %lu, "
+	       "receive calls %lu (peeks %lu, lists %lu, takes %lu, removals %lu), "
+	       "setsockopt %lu, faults fired %lu",
+	       atomic_load(&st[ST_CALLS]), atomic_load(&st[ST_GSO_SEEN]),
+	       atomic_load(&st[ST_GSO_SENT]), atomic_load(&st[ST_GSO_SEGMENTS]),
+	       atomic_load(&st[ST_RECV_CALLS]), atomic_load(&st[ST_RECV_PEEKS]),
+	       atomic_load(&st[ST_RECV_LISTS]), atomic_load(&st[ST_RECV_TAKES]),
+	       atomic_load(&st[ST_RECV_TRUNCS]), atomic_load(&st[ST_SOCKOPT_CALLS]),
+	       atomic_load(&st[ST_FIRED]));
 }
 
-/* Whether this event is the one a rule waits for. */
+/* Whether this event is one a rule waits for. */
 static int hit(struct rule *r)
 {
 	unsigned long o = atomic_fetch_add_explicit(&r->seen, 1, memory_order_relaxed) + 1;
 
-	return r->sticky ? o >= r->n : o == r->n;
+	return o >= r->n && o <= r->last;
 }
+
+static void fired(void)
+{
+	atomic_fetch_add(&st[ST_FIRED], 1);
+}
+
+/* --- the send path ----------------------------------------------------- */
 
 /* The segment size of a GSO entry, 0 if it carries none (-1: unreadable). */
 static long gso_size(const struct msghdr *h)
@@ -405,7 +583,7 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 	int n = atomic_load_explicit(&nrules, memory_order_acquire);
 	int first_gso = gso_size(entry(mm, one, 0)) != 0;
 	unsigned int limit = vlen, i;
-	unsigned long call = atomic_fetch_add(&st_calls, 1) + 1;
+	unsigned long call = atomic_fetch_add(&st[ST_CALLS], 1) + 1;
 
 	*err = 0;
 	/* The rules about whole calls act before any entry is looked at. */
@@ -416,7 +594,7 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 			if (hit(r) && limit > 0) {
 				limit = 0;
 				*err = r->arg;
-				atomic_fetch_add(&st_fired, 1);
+				fired();
 				report("%s %lu (fd %d, vlen %u)%s: %s", callname(mm), call, fd, vlen,
 				       r->kind == GSOCALL ? ", a GSO entry first" : "",
 				       errname(r->arg));
@@ -424,7 +602,7 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 		} else if (r->kind == SHORT) {
 			if (hit(r) && (unsigned int)r->arg < limit) {
 				limit = (unsigned int)r->arg;
-				atomic_fetch_add(&st_fired, 1);
+				fired();
 				report("%s %lu (fd %d): %u of %u entries", callname(mm), call, fd,
 				       limit, vlen);
 			}
@@ -436,7 +614,7 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 
 		if (gso_size(entry(mm, one, i)) == 0)
 			continue;
-		atomic_fetch_add(&st_gso_seen, 1);
+		atomic_fetch_add(&st[ST_GSO_SEEN], 1);
 		for (int k = 0; k < n; k++)
 			if (rules[k].kind == GSOMAX && !fire &&
 			    segments(entry(mm, one, i), gso_size(entry(mm, one, i))) > rules[k].n) {
@@ -449,7 +627,7 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 				e = rules[k].arg;
 			}
 		if (fire) {
-			atomic_fetch_add(&st_fired, 1);
+			fired();
 			report("%s %lu (fd %d): GSO entry %u of %u: %s", callname(mm), call, fd, i + 1,
 			       vlen, errname(e));
 			*err = e;
@@ -467,18 +645,22 @@ static void account(const struct mmsghdr *mm, const struct msghdr *one, unsigned
 		long size = gso_size(h);
 
 		if (size != 0) {
-			atomic_fetch_add(&st_gso_sent, 1);
-			atomic_fetch_add(&st_gso_segments, segments(h, size));
+			atomic_fetch_add(&st[ST_GSO_SENT], 1);
+			atomic_fetch_add(&st[ST_GSO_SEGMENTS], segments(h, size));
 		}
 	}
 }
 
 typedef int sendmmsg_fn(int, struct mmsghdr *, unsigned int, int);
 typedef ssize_t sendmsg_fn(int, const struct msghdr *, int);
-
 typedef ssize_t sendto_fn(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef int recvmmsg_fn(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+typedef ssize_t recvmsg_fn(int, struct msghdr *, int);
+typedef ssize_t recvfrom_fn(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef int setsockopt_fn(int, int, int, const void *, socklen_t);
 
-static _Atomic(void *) next_mmsg, next_msg, next_to;
+static _Atomic(void *) next_mmsg, next_msg, next_to, next_rmmsg, next_rmsg, next_rfrom,
+	next_setsockopt;
 
 /* The definition after this one: the C library's, or a sanitizer's. */
 static void *next(_Atomic(void *) *slot, const char *name)
@@ -492,20 +674,32 @@ static void *next(_Atomic(void *) *slot, const char *name)
 	return p;
 }
 
+/*
+ * The next definition of name as a function pointer in *fn, and the plan
+ * read; 0 with errno ENOSYS where there is none.  ISO C has no conversion
+ * from object to function pointer; POSIX's dlsym needs one.
+ */
+static int next_fn(_Atomic(void *) *slot, const char *name, void *fn, size_t size)
+{
+	void *p = next(slot, name);
+
+	if (p == NULL) {
+		errno = ENOSYS;
+		return 0;
+	}
+	memcpy(fn, &p, size);
+	pthread_once(&env_once, read_env);
+	return 1;
+}
+
 FAULT_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
 {
-	void *p = next(&next_mmsg, "sendmmsg");
 	sendmmsg_fn *real;
 	unsigned int limit;
 	int err, r, saved;
 
-	if (p == NULL) {
-		errno = ENOSYS;
+	if (!next_fn(&next_mmsg, "sendmmsg", &real, sizeof(real)))
 		return -1;
-	}
-	/* ISO C has no conversion from object to function pointer; POSIX's dlsym needs one. */
-	memcpy(&real, &p, sizeof(real));
-	pthread_once(&env_once, read_env);
 	if (fd < 0 || vlen == 0 || msgs == NULL)
 		return real(fd, msgs, vlen, flags);
 	limit = decide(fd, msgs, NULL, vlen, &err);
@@ -573,41 +767,6 @@ FAULT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return one_entry(&next_msg, "sendmsg", real_sendmsg, fd, msg, flags);
 }
 
-static int clamp(unsigned long v)
-{
-	return v > INT_MAX ? INT_MAX : (int)v;
-}
-
-FAULT_EXPORT int dgb_fault_plan(const char *spec)
-{
-	static const struct {
-		const char *name;
-		atomic_ulong *v;
-	} counts[] = { { "calls", &st_calls },
-		       { "gso-seen", &st_gso_seen },
-		       { "gso-sent", &st_gso_sent },
-		       { "gso-segments", &st_gso_segments },
-		       { "fired", &st_fired } };
-	struct plan p;
-
-	pthread_once(&env_once, read_env);
-	if (spec == NULL)
-		spec = "";
-	if (spec[0] == '?') {
-		for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
-			if (strcmp(spec + 1, counts[i].name) == 0)
-				return clamp(atomic_load(counts[i].v));
-		errno = EINVAL;
-		return -1;
-	}
-	if (!parse_plan(spec, &p)) {
-		errno = EINVAL;
-		return -1;
-	}
-	install(&p);
-	return 0;
-}
-
 /*
  * The module sends a lone datagram without control messages with sendto(),
  * as OpenSSL's BIO does: one send call of one entry, as sendmsg() is.
@@ -620,4 +779,184 @@ FAULT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			      .msg_iov = &iov, .msg_iovlen = 1 };
 
 	return one_entry(&next_to, "sendto", real_sendto, fd, &msg, flags);
+}
+
+/* --- the receive path ------------------------------------------------- */
+
+static const char *const rsort_names[] = { "peek", "list", "take", "removal" };
+
+/* Whether a message has room for a byte of data. */
+static int has_room(const struct msghdr *h)
+{
+	if (h->msg_iov == NULL)
+		return 0;
+	for (size_t i = 0; i < (size_t)h->msg_iovlen; i++)
+		if (h->msg_iov[i].iov_len > 0)
+			return 1;
+	return 0;
+}
+
+static enum rsort sort_of(int flags, int room)
+{
+	if (flags & MSG_PEEK)
+		return room ? R_PEEK : R_LIST;
+	return room ? R_TAKE : R_TRUNC;
+}
+
+/*
+ * How many of a receive call's vlen entries the real call may fill: 0 when
+ * a fault fails it, with its errno in *err.  *call gets the call's number.
+ */
+static unsigned int decide_recv(const char *name, int fd, enum rsort sort, unsigned int vlen,
+				int *err, unsigned long *call)
+{
+	int n = atomic_load_explicit(&nrules, memory_order_acquire);
+	unsigned int limit = vlen;
+
+	*call = atomic_fetch_add(&st[ST_RECV_CALLS], 1) + 1;
+	atomic_fetch_add(&st[ST_RECV_PEEKS + (int)sort], 1);
+	*err = 0;
+	for (int k = 0; k < n; k++) {
+		struct rule *r = &rules[k];
+
+		if (r->kind == RECV || (int)r->kind == (int)RECVPEEK + (int)sort) {
+			if (hit(r) && limit > 0) {
+				limit = 0;
+				*err = r->arg;
+				fired();
+				report("%s %lu (fd %d, a %s): %s", name, *call, fd,
+				       rsort_names[sort], errname(r->arg));
+			}
+		} else if (r->kind == RECVSHORT) {
+			if (hit(r) && (unsigned int)r->arg < limit)
+				limit = (unsigned int)r->arg;
+		}
+	}
+	return limit;
+}
+
+FAULT_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags,
+			  struct timespec *timeout)
+{
+	recvmmsg_fn *real;
+	unsigned long call;
+	unsigned int limit;
+	int room = 0, err, r, saved;
+
+	if (!next_fn(&next_rmmsg, "recvmmsg", &real, sizeof(real)))
+		return -1;
+	if (fd < 0 || vlen == 0 || msgs == NULL)
+		return real(fd, msgs, vlen, flags, timeout);
+	for (unsigned int i = 0; i < vlen && !room; i++)
+		room = has_room(&msgs[i].msg_hdr);
+	limit = decide_recv("recvmmsg", fd, sort_of(flags, room), vlen, &err, &call);
+	if (limit == 0) {
+		errno = err;
+		return -1;
+	}
+	r = real(fd, msgs, limit, flags, timeout);
+	/* A short receive fired only if the queue might have given more. */
+	if (limit < vlen && r == (int)limit) {
+		saved = errno;
+		fired();
+		report("recvmmsg %lu (fd %d): %u of %u entries", call, fd, limit, vlen);
+		errno = saved;
+	}
+	return r;
+}
+
+FAULT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	recvmsg_fn *real;
+	unsigned long call;
+	int err;
+
+	if (!next_fn(&next_rmsg, "recvmsg", &real, sizeof(real)))
+		return -1;
+	if (fd < 0 || msg == NULL)
+		return real(fd, msg, flags);
+	if (decide_recv("recvmsg", fd, sort_of(flags, has_room(msg)), 1, &err, &call) == 0) {
+		errno = err;
+		return -1;
+	}
+	return real(fd, msg, flags);
+}
+
+/* The module receives a lone datagram without control messages with recvfrom(). */
+FAULT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			      socklen_t *fromlen)
+{
+	recvfrom_fn *real;
+	unsigned long call;
+	int err;
+
+	if (!next_fn(&next_rfrom, "recvfrom", &real, sizeof(real)))
+		return -1;
+	if (fd < 0)
+		return real(fd, buf, len, flags, from, fromlen);
+	if (decide_recv("recvfrom", fd, sort_of(flags, buf != NULL && len > 0), 1, &err, &call) ==
+	    0) {
+		errno = err;
+		return -1;
+	}
+	return real(fd, buf, len, flags, from, fromlen);
+}
+
+/* --- the socket options -------------------------------------------------- */
+
+FAULT_EXPORT int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+	setsockopt_fn *real;
+	int n, err = 0;
+
+	if (!next_fn(&next_setsockopt, "setsockopt", &real, sizeof(real)))
+		return -1;
+	if (fd < 0)
+		return real(fd, level, name, value, len);
+	atomic_fetch_add(&st[ST_SOCKOPT_CALLS], 1);
+	n = atomic_load_explicit(&nrules, memory_order_acquire);
+	for (int k = 0; k < n; k++) {
+		struct rule *r = &rules[k];
+
+		if (r->kind == SOCKOPT && r->level == level && r->name == name && hit(r) && !err) {
+			err = r->arg;
+			fired();
+			report("setsockopt (fd %d, level %d, option %d): %s", fd, level, name,
+			       errname(r->arg));
+		}
+	}
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return real(fd, level, name, value, len);
+}
+
+/* --- the plan ---------------------------------------------------------- */
+
+static int clamp(unsigned long v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+FAULT_EXPORT int dgb_fault_plan(const char *spec)
+{
+	struct plan p;
+
+	pthread_once(&env_once, read_env);
+	if (spec == NULL)
+		spec = "";
+	if (spec[0] == '?') {
+		for (int i = 0; i < ST_COUNT; i++)
+			if (strcmp(spec + 1, stat_names[i]) == 0)
+				return clamp(atomic_load(&st[i]));
+		errno = EINVAL;
+		return -1;
+	}
+	if (!parse_plan(spec, &p)) {
+		errno = EINVAL;
+		return -1;
+	}
+	install(&p);
+	return 0;
 }

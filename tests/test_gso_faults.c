@@ -25,7 +25,8 @@
  *               the kernel takes 128 segments.
  *
  * The program runs only where the kernel has UDP_SEGMENT (it exits 77
- * elsewhere), and the module is expected to use GSO there by default.
+ * elsewhere), and the module is expected to use GSO there by default.  It
+ * runs the receive path's suite as well (tests/test_gro_faults.c).
  */
 #include "config.h"
 
@@ -902,6 +903,7 @@ int main(void)
 		return 77;
 	}
 	sr = srunner_create(suite_gso_faults());
+	srunner_add_suite(sr, suite_gro_faults());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
