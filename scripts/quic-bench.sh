@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # quic-bench.sh - QUIC bulk throughput over OpenSSL's QUIC (3.5 and later):
 # the same bytes on one stream from tests/quic_client to tests/quic_server
-# over 127.0.0.1, through the module's datagram BIO and through OpenSSL's
-# own, in interleaved rounds; prints each variant's median rate and CPU
-# time per side, and the ratios.  See dgrambatch(1), QUIC BENCHMARK.
+# (or, --download, back) over 127.0.0.1, through the module's datagram BIO
+# and through OpenSSL's own, in interleaved rounds; prints each variant's
+# median rate, CPU time per side and what the module did at each end, and
+# the ratios.  See dgrambatch(1), QUIC BENCHMARK.
 #
 #   scripts/quic-bench.sh [--build DIR] [--bytes N] [--rounds N]
-#                         [--variants LIST] [--pin none|split|same]
+#                         [--variants LIST] [--pin none|split|same] [--download]
 #
 # The variants (both programs the same way, the same config file loaded):
 #   openssl         OpenSSL's BIO_s_datagram (SSL_set_fd, BIO_new_dgram)
 #   module          the module's BIO by the header route (DGB_new_dgram),
-#                   as configured: GSO where the kernel has it
+#                   as configured: GSO on the sender's socket and GRO on the
+#                   receiver's where the kernel has them
 #   module-gso-off  the same with gso = off in the provider's section
+#   module-gro-off  the same with gro = off
+#   module-plain    the same with both off: batching alone
 #   shim            OpenSSL's calls, the module's BIO through the preload shim
+#
+# The rate is the client's: from the handshake's start until the data is
+# in (the server's digest of it, or the last byte of a download), without
+# the connection's close.  The ratio to openssl is the issue's measure
+# (its target: module/openssl >= 1.5).
 #
 # --pin: none lets the scheduler place the programs; split puts the server
 # and the client on a CPU each (the slower side, usually the receiver,
@@ -34,8 +43,9 @@ me=quic-bench
 build=
 bytes=104857600
 rounds=5
-variants="openssl module module-gso-off shim"
+variants="openssl module module-gso-off module-gro-off shim"
 pin=none
+download=0
 # Upper bounds, never reached in a working run: a stuck transfer fails
 # instead of hanging.
 wait_limit=20
@@ -43,7 +53,7 @@ run_limit=300
 
 usage() {
 	echo "usage: $0 [--build DIR] [--bytes N] [--rounds N] [--variants LIST]" \
-		"[--pin none|split|same]" >&2
+		"[--pin none|split|same] [--download]" >&2
 	exit 2
 }
 
@@ -58,6 +68,11 @@ whole() {
 }
 
 while [ $# -gt 0 ]; do
+	if [ "$1" = --download ]; then
+		download=1
+		shift
+		continue
+	fi
 	[ $# -ge 2 ] || usage
 	case $1 in
 	--build) build=$2 ;;
@@ -71,8 +86,12 @@ while [ $# -gt 0 ]; do
 done
 for v in $variants; do
 	case $v in
-	openssl | module | module-gso-off | shim) ;;
-	*) echo "$me: unknown variant $v (openssl, module, module-gso-off, shim)" >&2; usage ;;
+	openssl | module | module-gso-off | module-gro-off | module-plain | shim) ;;
+	*)
+		echo "$me: unknown variant $v (openssl, module, module-gso-off, module-gro-off," \
+			"module-plain, shim)" >&2
+		usage
+		;;
 	esac
 done
 [ -n "$variants" ] || usage
@@ -167,6 +186,9 @@ CNF
 }
 cnf "" >"$work/auto.cnf"
 cnf "gso = off" >"$work/gso-off.cnf"
+cnf "gro = off" >"$work/gro-off.cnf"
+cnf "gso = off
+gro = off" >"$work/plain.cnf"
 shim=${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD
 
 describe() {
@@ -174,6 +196,8 @@ describe() {
 	openssl) echo "OpenSSL's BIO_s_datagram" ;;
 	module) echo "module BIO (DGB_new_dgram), as configured" ;;
 	module-gso-off) echo "module BIO (DGB_new_dgram), gso = off" ;;
+	module-gro-off) echo "module BIO (DGB_new_dgram), gro = off" ;;
+	module-plain) echo "module BIO (DGB_new_dgram), gso, gro = off" ;;
 	shim) echo "module BIO through the preload shim" ;;
 	esac
 }
@@ -183,8 +207,18 @@ cpu() {
 	awk 'NF == 2 { s = $1 + $2 } END { print s == "" ? "-" : s }' "$1"
 }
 
+# The direction: which program sends the data and which receives it.
+if [ "$download" = 1 ]; then
+	dir_args=(--download) sender=server receiver=client direction="server to client"
+else
+	dir_args=() sender=client receiver=server direction="client to server"
+fi
+
 # transfer VARIANT ROUND: one transfer; appends a line to results:
 # VARIANT MB/s SECONDS TX TX_SYSCALLS GSO_SEGMENTS CLIENT_CPU SERVER_CPU
+#   RX RX_SYSCALLS GRO_RECEIVES GRO_SEGMENTS GRO_CARRIED RECEIVER_GRO
+# (TX... of the sender's module, RX... of the receiver's, "-" where the
+# program does not report them)
 transfer() {
 	local v=$1 d=$work/$1.$2 envs=() args=() want=dgrambatch port='' i rate='' secs='' hex
 	local status=0
@@ -194,12 +228,14 @@ transfer() {
 	openssl) envs=(OPENSSL_CONF="$work/auto.cnf"); want=openssl ;;
 	module) envs=(OPENSSL_CONF="$work/auto.cnf"); args=(--bio header) ;;
 	module-gso-off) envs=(OPENSSL_CONF="$work/gso-off.cnf"); args=(--bio header) ;;
+	module-gro-off) envs=(OPENSSL_CONF="$work/gro-off.cnf"); args=(--bio header) ;;
+	module-plain) envs=(OPENSSL_CONF="$work/plain.cnf"); args=(--bio header) ;;
 	shim) envs=(OPENSSL_CONF="$work/auto.cnf" LD_PRELOAD="$shim") ;;
 	esac
 	(
 		TIMEFORMAT='%U %S'
 		time env "${envs[@]}" "${srv_pin[@]}" timeout -k 5 "$run_limit" "$QUIC_SERVER" \
-			--cert "$work/cert.pem" --key "$work/key.pem" "${args[@]}" \
+			--cert "$work/cert.pem" --key "$work/key.pem" "${args[@]}" "${dir_args[@]}" \
 			>"$d/server.out" 2>"$d/server.err"
 	) 2>"$d/server.time" &
 	server_pid=$!
@@ -214,7 +250,7 @@ transfer() {
 		TIMEFORMAT='%U %S'
 		time env "${envs[@]}" "${cli_pin[@]}" timeout -k 5 "$run_limit" "$QUIC_CLIENT" \
 			--port "$port" --ca "$work/cert.pem" --bytes "$bytes" "${args[@]}" \
-			>"$d/client.out" 2>"$d/client.err"
+			"${dir_args[@]}" >"$d/client.out" 2>"$d/client.err"
 	) 2>"$d/client.time" || status=$?
 	[ "$status" -eq 0 ] || die "$v: the client failed: $(cat "$d/client.err")"
 	wait "$server_pid" || die "$v: the server failed: $(cat "$d/server.err")"
@@ -222,7 +258,7 @@ transfer() {
 	hex=$(awk '$1 == "OK" && $2 == "sha256" { print $3 }' "$d/client.out")
 	if ! grep -qx "OK sha256 [0-9a-f]\{64\} $bytes" "$d/client.out" ||
 		! grep -qx "SERVED sha256 ${hex:-none} $bytes" "$d/server.out"; then
-		die "$v: the server did not get exactly what the client sent"
+		die "$v: the receiver did not get exactly what the sender sent"
 	fi
 	if ! grep -qx "BIO $want" "$d/client.out" || ! grep -qx "BIO $want" "$d/server.out"; then
 		die "$v: the programs did not run on $want's BIO"
@@ -230,22 +266,33 @@ transfer() {
 	read -r secs rate < <(sed -n 's/.* bytes in \([0-9.]*\) s (\([0-9.]*\) MB\/s)$/\1 \2/p' \
 		"$d/client.err") || true
 	[ -n "${rate:-}" ] || die "$v: the client reported no rate"
-	# The module's counters in the sending program, where it prints them.
+	# The module's counters in each program, where it prints them.
 	awk -v v="$v" -v rate="$rate" -v secs="$secs" -v ccpu="$(cpu "$d/client.time")" \
-		-v scpu="$(cpu "$d/server.time")" '
-		$1 ~ /^COUNTERS(-DETAIL)?$/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); c[kv[1]] = kv[2] } }
-		$1 == "COUNTERS-GSO" { for (i = 2; i <= NF; i++) { split($i, kv, "="); g[kv[1]] = kv[2] } }
+		-v scpu="$(cpu "$d/server.time")" -v sfile="$d/$sender.out" '
+		function val(a, k) { return (k in a) && a[k] != "" ? a[k] : "-" }
+		{
+			who = FILENAME == sfile ? "s" : "r"
+			if ($1 ~ /^COUNTERS(-DETAIL|-GSO|-GRO)?$/)
+				for (i = 2; i <= NF; i++) {
+					split($i, kv, "=")
+					c[who, ($1 == "COUNTERS-GSO" ? "gso_" : $1 == "COUNTERS-GRO" ? "gro_" : "") kv[1]] = kv[2]
+				}
+			if ($1 == "GRO" && who == "r")
+				gro = $2
+		}
 		END {
-			printf "%s %s %s %s %s %s %s %s\n", v, rate, secs,
-				c["tx"] == "" ? "-" : c["tx"], c["tx_syscalls"] == "" ? "-" : c["tx_syscalls"],
-				g["segments"] == "" ? "-" : g["segments"], ccpu, scpu
-		}' "$d/client.out" >>"$work/results"
+			for (k in c) { split(k, p, SUBSEP); if (p[1] == "s") s[p[2]] = c[k]; else r[p[2]] = c[k] }
+			printf "%s %s %s %s %s %s %s %s %s %s %s %s %s %s\n", v, rate, secs,
+				val(s, "tx"), val(s, "tx_syscalls"), val(s, "gso_segments"), ccpu, scpu,
+				val(r, "rx"), val(r, "rx_syscalls"), val(r, "gro_receives"),
+				val(r, "gro_segments"), val(r, "gro_carried"), gro == "" ? "-" : gro
+		}' "$d/$sender.out" "$d/$receiver.out" >>"$work/results"
 	printf '# round %d %-15s %8.1f MB/s  (%s s; CPU s: client %s, server %s)\n' "$2" "$v" \
 		"$rate" "$secs" "$(cpu "$d/client.time")" "$(cpu "$d/server.time")"
 }
 
 read -r -a list <<<"$variants"
-echo "# $me: $bytes bytes per transfer, client to server over 127.0.0.1, $ossl," \
+echo "# $me: $bytes bytes per transfer, $direction over 127.0.0.1, $ossl," \
 	"$rounds rounds of ${#list[@]} variants, interleaved; CPUs: $pin" \
 	"(${srv_pin[*]:-any} / ${cli_pin[*]:-any})"
 : >"$work/results"
@@ -278,13 +325,28 @@ per_mb() {
 	awk -v s="$1" -v b="$bytes" 'BEGIN { if (s == "-") print "-"; else printf "%.2f", s * 1e3 / (b / 1e6) }'
 }
 
-# sender VARIANT: what the client's module sent, where it reports it
+# sender VARIANT: what the sender's module sent, where it reports it
 sender() {
 	awk -v v="$1" '$1 == v && $4 != "-" { tx += $4; calls += $5; if ($6 != "-") { seg += $6; gso = 1 } }
 		END {
 			if (tx == 0) { print "-"; exit }
-			printf "%.1f datagrams/syscall", tx / calls
-			if (gso) printf ", %.1f%% in GSO sends", 100 * seg / tx
+			printf "%.1f/syscall", tx / calls
+			if (gso) printf ", %.0f%% GSO", 100 * seg / tx
+			print ""
+		}' "$work/results"
+}
+
+# receiver VARIANT: what the receiver's module received, where it reports
+# it: datagrams per receiving system call (the empty polls of QUIC's
+# reactor included), the share that came in coalesced trains and their
+# mean length, and whether its socket had GRO on
+receiver() {
+	awk -v v="$1" '$1 == v && $9 != "-" { rx += $9; calls += $10; if ($12 != "-") { n += $11; seg += $12; gro = 1 }; on = $14 }
+		END {
+			if (rx == 0) { print "-"; exit }
+			printf "%.1f/syscall", rx / calls
+			if (gro) printf ", %.0f%% in trains of %.1f", 100 * seg / rx, n ? seg / n : 0
+			if (on != "-") printf " (GRO %s)", on
 			print ""
 		}' "$work/results"
 }
@@ -295,26 +357,40 @@ ratio() {
 }
 
 echo
-echo "CPU ms/MB: CPU time (user + system) per 10^6 bytes moved; the client sends, the server receives"
-printf '%-15s %-42s %11s %7s %9s %9s  %s\n' variant BIO "median MB/s" spread "client" "server" \
-	"client's module"
+echo "CPU ms/MB: CPU time (user + system) per 10^6 bytes moved; the $sender sends, the $receiver receives"
+printf '%-15s %-40s %11s %7s %8s %8s  %-26s %s\n' variant BIO "median MB/s" spread "client" "server" \
+	"sender's module" "receiver's module"
 for v in "${list[@]}"; do
-	printf '%-15s %-42s %11.1f %7s %9s %9s  %s\n' "$v" "$(describe "$v")" "$(median "$v" 2)" \
+	printf '%-15s %-40s %11.1f %7s %8s %8s  %-26s %s\n' "$v" "$(describe "$v")" "$(median "$v" 2)" \
 		"$(spread "$v")" "$(per_mb "$(median "$v" 7)")" "$(per_mb "$(median "$v" 8)")" \
-		"$(sender "$v")"
+		"$(sender "$v")" "$(receiver "$v")"
 done
 echo
-# Rates over OpenSSL's, and the client's (the sender's) CPU time per byte.
+# Rates over OpenSSL's (and over the module with an offload off), each
+# with the sender's CPU time per byte the other way round; then the
+# receiver's.
+if [ "$sender" = client ]; then scol=7 rcol=8; else scol=8 rcol=7; fi
+pairs=()
 if [[ " $variants " == *" openssl "* ]]; then
 	for v in "${list[@]}"; do
-		[ "$v" != openssl ] || continue
-		echo "$v/openssl $(ratio "$(median "$v" 2)" "$(median openssl 2)")" \
-			"(sender CPU per byte: openssl/$v $(ratio "$(median openssl 7)" "$(median "$v" 7)"))"
+		[ "$v" = openssl ] || pairs+=("$v openssl")
 	done
 fi
-if [[ " $variants " == *" module "* && " $variants " == *" module-gso-off "* ]]; then
-	echo "module/module-gso-off $(ratio "$(median module 2)" "$(median module-gso-off 2)")" \
-		"(sender CPU per byte: module-gso-off/module" \
-		"$(ratio "$(median module-gso-off 7)" "$(median module 7)"))"
+for v in module-gso-off module-gro-off module-plain; do
+	[[ " $variants " != *" module "* || " $variants " != *" $v "* ]] || pairs+=("module $v")
+done
+recv=()
+for p in "${pairs[@]}"; do
+	read -r a b <<<"$p"
+	echo "$a/$b $(ratio "$(median "$a" 2)" "$(median "$b" 2)")" \
+		"(sender CPU per byte: $b/$a $(ratio "$(median "$b" $scol)" "$(median "$a" $scol)"))"
+	recv+=("$b/$a $(ratio "$(median "$b" $rcol)" "$(median "$a" $rcol)")")
+done
+if [ "${#recv[@]}" -gt 0 ]; then
+	echo "receiver CPU per byte: $(printf '%s, ' "${recv[@]}" | sed 's/, $//')"
+fi
+if [[ " $variants " == *" openssl "* && " $variants " == *" module "* ]]; then
+	r=$(ratio "$(median module 2)" "$(median openssl 2)")
+	echo "target: module/openssl >= 1.5: $r, $(awk -v r="$r" 'BEGIN { print (r >= 1.5 ? "met" : "not met") }')"
 fi
 exit 0

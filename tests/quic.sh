@@ -7,7 +7,18 @@
 #             (DGB_new_dgram) from a provider a config file loads, no shim;
 #             the module's counters must show it carried the datagrams;
 #   download  the server sends the 50 MB instead, through the shim and the
-#             header route; the server's module segments its sends;
+#             header route; the server's module segments its sends (GSO),
+#             the client's splits the trains it receives (GRO); then 30
+#             request/response rounds (--pings) that must not wait for
+#             QUIC's timers (see "The latency check" below);
+#   nb-*      the download again with both programs in non-blocking mode,
+#             through the shim and the header route, the client in
+#             explicit event handling (an event loop polling the socket);
+#   stall-control  the control for the latency check: the same rounds with
+#             a filter BIO that keeps a datagram inside itself (quic_client
+#             --hold) must wait for a timer;
+#   gro-off   the header-route download with gro = off in the provider's
+#             section, non-blocking: no coalesced receives, and intact;
 #   gso-fault the header route with every segmented send from the 300th on
 #             refused (EIO), by a test-only interposer: intact all the same;
 #   s_client  the unmodified openssl s_client -quic, with the shim, against
@@ -41,6 +52,32 @@ min_datagrams=$((bytes / 1500))
 # misbehaving BIO fails the test instead of hanging it.
 wait_limit=20
 run_limit=60
+
+# The latency check.  After a download, the client asks for 30 responses
+# of about 37 datagrams that the server writes in two parts, so that they
+# arrive as two trains (about 8 and 29 datagrams), and reads each only
+# once both are queued: the receive of 32 that QUIC makes takes the first
+# train and part of the second, and the module keeps the rest of that one,
+# the response's end, for the next call (quic_client.c, pingpong()).  It
+# leaves it queued in the socket, so QUIC, which sleeps on the socket
+# between receives, wakes at once and reads it.  A BIO that took the train
+# off the socket and kept its rest itself would leave QUIC asleep on an
+# empty socket until a timer woke it: with nothing else in flight, the
+# peer's delayed ACK or a probe timeout, both at least OpenSSL's maximum
+# ACK delay of 25 ms away (here the server's delayed ACK of the request:
+# about 22 ms into the read).  A round takes about 0.1 to 0.2 ms here; the
+# median of the rounds in which the module kept datagrams must stay below a
+# fifth of that 25 ms, and the control (the same rounds, a datagram kept
+# inside a filter BIO) must not.  The median over 30 rounds is what is
+# compared: a busy machine delays single rounds, not most.  The client in
+# explicit event handling (nb-*) reads the network once per wake-up, as an
+# event loop does, and so shows such a wait; a client in blocking mode, or
+# in QUIC's implicit event handling, reads it again at every SSL_read_ex,
+# which hides nearly all of them: its rounds only guard against slowness.
+# (A module changed to take a train off the socket and keep its rest
+# fails nb-download and nb-shim-download with medians of about 22.5 ms.)
+pings=30
+stall_bound=5000
 
 gone() {
 	! alive "$1"
@@ -80,7 +117,7 @@ write_cnf "$scratch/dgrambatch.cnf"
 mkdir "$scratch/no-modules"
 
 server_ready() {
-	grep -q '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
+	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
 }
 
 # start_server NAME [VAR=VALUE...] -- ARGS...: the test server in the
@@ -213,6 +250,77 @@ counter() {
 	} END { print v == "" ? -1 : v }' "$1"
 }
 
+# The GRO checks need the kernel's UDP_GRO, and trains need its UDP GSO on
+# the sending side (loopback coalesces nothing by itself); without both the
+# module receives one datagram at a time.
+if "$DGB_TOOL" probe | grep -Eq '^udp_gro +yes +yes' &&
+	"$DGB_TOOL" probe | grep -Eq '^udp_segment +yes +yes'; then
+	have_gro=1
+else
+	have_gro=0
+	echo "# no UDP GRO or GSO in this kernel: coalesced receives not checked"
+fi
+
+# expect_gro NAME WHO: WHO's datagram BIO says its socket hands over
+# trains, where the kernel has GRO
+expect_gro() {
+	[ "$have_gro" = 1 ] || return 0
+	check "$1: $2's socket handed over coalesced trains (GRO on)" \
+		grep -qx "GRO on" "$scratch/$1/$2.out"
+}
+
+# expect_coalesced NAME WHO: WHO's module (the receiver of the data)
+# received coalesced trains, split them, delivered some of their
+# datagrams in a later call than the one that received the train, and
+# had to cut none short
+expect_coalesced() {
+	local f=$scratch/$1/$2.out r s c d t rx
+	r=$(counter "$f" receives COUNTERS-GRO) s=$(counter "$f" segments COUNTERS-GRO)
+	c=$(counter "$f" carried COUNTERS-GRO) d=$(counter "$f" kernel_drops COUNTERS-GRO)
+	t=$(counter "$f" truncated COUNTERS-GRO) rx=$(counter "$f" rx)
+	echo "# $1: $2 COUNTERS-GRO receives=$r segments=$s carried=$c kernel_drops=$d truncated=$t (rx=$rx)"
+	[ "$have_gro" = 1 ] || return 0
+	check "$1: $2's module received coalesced trains ($r)" test "$r" -gt 0
+	check "$1: they held more datagrams than there were trains ($s > $r)" test "$s" -gt "$r"
+	check "$1: most datagrams came in trains ($s of $rx)" test "$((2 * s))" -ge "$rx"
+	check "$1: some went to a later call than their train's first ($c)" test "$c" -gt 0
+	check "$1: no receive was cut short ($t)" test "$t" -eq 0
+}
+
+# ping_stats FILE: "ROUNDS KEPT MEDIAN P90 MAX" from the client's PING
+# lines; the times (microseconds) are those of the rounds in which the
+# module kept datagrams for a later call, or of all where it could not say
+ping_stats() {
+	local n
+	n=$(grep -c '^PING ' "$1")
+	awk '$1 == "PING" && $4 != 0 { print $3 }' "$1" | sort -n |
+		awk -v n="$n" '{ x[NR] = $1 } END {
+			if (NR == 0) print n, 0, -1, -1, -1
+			else print n, NR, x[int((NR + 1) / 2)], x[int((9 * NR + 9) / 10)], x[NR]
+		}'
+}
+
+# expect_prompt NAME: the latency check (see the top) on NAME's rounds;
+# sets kept and median
+expect_prompt() {
+	local n p90 max
+	read -r n kept median p90 max < <(ping_stats "$scratch/$1/client.out")
+	echo "# $1: $n rounds, $kept counted (datagrams kept for a later call):" \
+		"median $median us, 90th percentile $p90 us, max $max us"
+	check "$1: the server answered $pings rounds" grep -qx "PINGS $pings" "$scratch/$1/server.out"
+	check "$1: the client timed $pings rounds ($n)" test "$n" -eq "$pings"
+	[ "$have_gro" = 1 ] || return 0
+	# The preload shim's counters are its own, which no provider reports.
+	if grep -q '^PING .* -1$' "$scratch/$1/client.out"; then
+		echo "# $1: which rounds had datagrams kept is not known here: all are timed"
+	else
+		check "$1: in a third of them or more the module kept datagrams ($kept)" \
+			test "$((3 * kept))" -ge "$n"
+	fi
+	check "$1: the rounds took no timer's wait (median $median us < $stall_bound us)" \
+		test "$median" -ge 0 -a "$median" -lt "$stall_bound"
+}
+
 # (a) The shim in both programs: libssl's SSL_set_fd in the server and the
 # client's own BIO_new_dgram get the module's BIO.
 before=$fails
@@ -220,6 +328,7 @@ if transfer shim "${shim_env[@]}" -- -- ; then
 	expect_transfer shim
 	expect_shim shim 1
 	expect_bio shim dgrambatch
+	expect_gro shim server
 	show_output shim "$before"
 else
 	not_ok "shim: the server did not listen: $(cat "$scratch/shim/server.err")"
@@ -262,6 +371,10 @@ if transfer header OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scra
 	else
 		echo "# header: no UDP GSO in this kernel; segmented sends not checked"
 	fi
+	# The server receives the data: where the kernel has UDP GRO, the
+	# client's segmented sends reach it as trains, which its module splits.
+	expect_gro header server
+	expect_coalesced header server
 	show_output header "$before"
 else
 	not_ok "header: the server did not listen: $(cat "$scratch/header/server.err")"
@@ -269,19 +382,23 @@ fi
 
 # (a2, b1) The download: the server sends the 50 MB (--download), through
 # the shim and through the header route; where the kernel has UDP GSO, the
-# server's counters show its datagrams went out in segmented sends.
+# server's counters show its datagrams went out in segmented sends, and
+# where it has UDP GRO, the client's show they came in as trains.  Then
+# the rounds of the latency check, in blocking mode.
 before=$fails
-if transfer shim-download "${shim_env[@]}" -- --download -- --download; then
+if transfer shim-download "${shim_env[@]}" -- --download -- --download --pings "$pings"; then
 	expect_transfer shim-download
 	expect_shim shim-download 1
 	expect_bio shim-download dgrambatch
+	expect_gro shim-download client
+	expect_prompt shim-download
 	show_output shim-download "$before"
 else
 	not_ok "shim-download: the server did not listen: $(cat "$scratch/shim-download/server.err")"
 fi
 before=$fails
 if transfer download OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
-	-- --bio header --download -- --bio header --connected --download; then
+	-- --bio header --download -- --bio header --connected --download --pings "$pings"; then
 	expect_transfer download
 	expect_bio download dgrambatch
 	stx=$(counter "$scratch/download/server.out" tx)
@@ -296,9 +413,98 @@ if transfer download OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$sc
 		check "download: most of its datagrams were segments ($gsegs of $stx)" \
 			test "$((2 * gsegs))" -ge "$stx"
 	fi
+	expect_gro download client
+	expect_coalesced download client
+	expect_prompt download
 	show_output download "$before"
 else
 	not_ok "download: the server did not listen: $(cat "$scratch/download/server.err")"
+fi
+
+# (a3, b3) The same downloads in non-blocking mode, waiting in poll(2),
+# the client in explicit event handling, so that the latency check tells
+# most (it reads the network once per wake-up of its poll): through the
+# shim, the server in QUIC's implicit event handling; through the header
+# route (unconnected, so each datagram split from a train carries the
+# sender's address), the server in explicit event handling too.
+before=$fails
+if transfer nb-shim-download "${shim_env[@]}" -- --download --nonblock -- \
+	--download --explicit --pings "$pings"; then
+	expect_transfer nb-shim-download
+	expect_shim nb-shim-download 1
+	expect_bio nb-shim-download dgrambatch
+	expect_gro nb-shim-download client
+	expect_prompt nb-shim-download
+	show_output nb-shim-download "$before"
+else
+	not_ok "nb-shim-download: the server did not listen: $(cat "$scratch/nb-shim-download/server.err")"
+fi
+before=$fails
+if transfer nb-download OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
+	-- --bio header --download --explicit -- --bio header --download --explicit --pings "$pings"; then
+	expect_transfer nb-download
+	expect_bio nb-download dgrambatch
+	expect_gro nb-download client
+	expect_coalesced nb-download client
+	expect_prompt nb-download
+	prompt_median=$median
+	show_output nb-download "$before"
+else
+	not_ok "nb-download: the server did not listen: $(cat "$scratch/nb-download/server.err")"
+fi
+
+# (b4) The control: the rounds of nb-download (after 1 MB) with the
+# client's filter BIO keeping the last datagram of each receive inside
+# itself (--hold), as a BIO that kept a train's rest would: they must wait
+# for a timer, or the latency check could not tell.
+if [ "$have_gro" = 1 ]; then
+	before=$fails
+	if bytes=1048576 transfer stall-control OPENSSL_CONF="$scratch/dgrambatch.cnf" \
+		OPENSSL_MODULES="$scratch/no-modules" -- --bio header --download --nonblock -- \
+		--bio header --download --explicit --hold --pings "$pings"; then
+		check "stall-control: client exited 0 (status $client_status)" test "$client_status" = 0
+		check "stall-control: server exited 0 (status $server_status)" test "$server_status" = 0
+		read -r n kept median p90 max < <(ping_stats "$scratch/stall-control/client.out")
+		echo "# stall-control: $n rounds, $kept counted: median $median us," \
+			"90th percentile $p90 us, max $max us"
+		check "stall-control: the client timed $pings rounds ($n)" test "$n" -eq "$pings"
+		check "stall-control: with a datagram kept inside the BIO they waited (median $median us >= $stall_bound us)" \
+			test "$median" -ge "$stall_bound"
+		[ -z "${prompt_median:-}" ] || [ "$prompt_median" -le 0 ] ||
+			echo "# stall-control: $(awk -v a="$median" -v b="$prompt_median" \
+				'BEGIN { printf "%.0f", a / b }') times nb-download's median"
+		show_output stall-control "$before"
+	else
+		not_ok "stall-control: the server did not listen: $(cat "$scratch/stall-control/server.err")"
+	fi
+fi
+
+# (b5) gro = off in the provider's section: the client's module receives
+# datagram by datagram (no trains, its socket without UDP_GRO) while the
+# server's still segments its sends, and the download is intact; both
+# programs in non-blocking mode with QUIC's implicit event handling.
+write_cnf "$scratch/gro-off.cnf" "gro = off"
+before=$fails
+if transfer gro-off OPENSSL_CONF="$scratch/gro-off.cnf" OPENSSL_MODULES="$scratch/no-modules" \
+	-- --bio header --download --nonblock -- --bio header --connected --download --nonblock; then
+	expect_transfer gro-off
+	expect_bio gro-off dgrambatch
+	crx=$(counter "$scratch/gro-off/client.out" rx)
+	grecv=$(counter "$scratch/gro-off/client.out" receives COUNTERS-GRO)
+	gsends=$(counter "$scratch/gro-off/server.out" sends COUNTERS-GSO)
+	echo "# gro-off: client COUNTERS rx=$crx, COUNTERS-GRO receives=$grecv;" \
+		"server COUNTERS-GSO sends=$gsends"
+	check "gro-off: the client's socket handed over no trains (GRO off)" \
+		grep -qx "GRO off" "$scratch/gro-off/client.out"
+	check "gro-off: the client's module made no coalesced receive ($grecv)" test "$grecv" -eq 0
+	check "gro-off: it received at least $min_datagrams datagrams ($crx)" \
+		test "$crx" -ge "$min_datagrams"
+	if "$DGB_TOOL" probe | grep -Eq '^udp_segment +yes +yes'; then
+		check "gro-off: the server still segmented its sends ($gsends)" test "$gsends" -gt 0
+	fi
+	show_output gro-off "$before"
+else
+	not_ok "gro-off: the server did not listen: $(cat "$scratch/gro-off/server.err")"
 fi
 
 # (b2) The header route again, with every segmented send from the 300th

@@ -15,12 +15,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -127,6 +129,7 @@ static inline void qt_fill(unsigned char *buf, size_t len, uint64_t *state)
 struct qt_counters {
 	uint64_t tx_datagrams, rx_datagrams, tx_bytes, rx_bytes, tx_syscalls, rx_syscalls;
 	uint64_t gso_sends, gso_segments, gso_fallbacks;
+	uint64_t gro_receives, gro_segments, gro_carried, rx_kernel_drops, rx_truncated;
 };
 
 static inline int qt_find_dgrambatch(OSSL_PROVIDER *prov, void *arg)
@@ -141,7 +144,7 @@ static inline int qt_find_dgrambatch(OSSL_PROVIDER *prov, void *arg)
 static inline int qt_counters_get(struct qt_counters *c)
 {
 	OSSL_PROVIDER *prov = NULL;
-	OSSL_PARAM p[10];
+	OSSL_PARAM p[15];
 
 	(void)OSSL_PROVIDER_do_all(NULL, qt_find_dgrambatch, &prov);
 	if (prov == NULL)
@@ -156,20 +159,28 @@ static inline int qt_counters_get(struct qt_counters *c)
 	p[6] = OSSL_PARAM_construct_uint64(DGB_PARAM_GSO_SENDS, &c->gso_sends);
 	p[7] = OSSL_PARAM_construct_uint64(DGB_PARAM_GSO_SEGMENTS, &c->gso_segments);
 	p[8] = OSSL_PARAM_construct_uint64(DGB_PARAM_GSO_FALLBACKS, &c->gso_fallbacks);
-	p[9] = OSSL_PARAM_construct_end();
+	p[9] = OSSL_PARAM_construct_uint64(DGB_PARAM_GRO_RECEIVES, &c->gro_receives);
+	p[10] = OSSL_PARAM_construct_uint64(DGB_PARAM_GRO_SEGMENTS, &c->gro_segments);
+	p[11] = OSSL_PARAM_construct_uint64(DGB_PARAM_GRO_CARRIED, &c->gro_carried);
+	p[12] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_KERNEL_DROPS, &c->rx_kernel_drops);
+	p[13] = OSSL_PARAM_construct_uint64(DGB_PARAM_RX_TRUNCATED, &c->rx_truncated);
+	p[14] = OSSL_PARAM_construct_end();
 	return OSSL_PROVIDER_get_params(prov, p) && OSSL_PARAM_modified(&p[0]) &&
 	       OSSL_PARAM_modified(&p[1]);
 }
 
 /*
- * The lines the test reads: which datagram BIO carried the connection and,
- * where the module is loaded as a provider, what it moved.
+ * The lines the test reads: which datagram BIO carried the connection,
+ * whether its socket handed over coalesced trains (gro: DGB_get_gro() on
+ * it, which any route answers, the preload shim's too) and, where the
+ * module is loaded as a provider, what it moved.
  */
-static inline void qt_report(int is_dgrambatch, int want_counters)
+static inline void qt_report(int is_dgrambatch, int gro, int want_counters)
 {
 	struct qt_counters c;
 
 	printf("BIO %s\n", is_dgrambatch ? "dgrambatch" : "openssl");
+	printf("GRO %s\n", gro ? "on" : "off");
 	if (want_counters) {
 		if (qt_counters_get(&c)) {
 			printf("COUNTERS tx=%" PRIu64 " rx=%" PRIu64 "\n", c.tx_datagrams,
@@ -180,6 +191,10 @@ static inline void qt_report(int is_dgrambatch, int want_counters)
 			printf("COUNTERS-GSO sends=%" PRIu64 " segments=%" PRIu64
 			       " fallbacks=%" PRIu64 "\n",
 			       c.gso_sends, c.gso_segments, c.gso_fallbacks);
+			printf("COUNTERS-GRO receives=%" PRIu64 " segments=%" PRIu64
+			       " carried=%" PRIu64 " kernel_drops=%" PRIu64 " truncated=%" PRIu64 "\n",
+			       c.gro_receives, c.gro_segments, c.gro_carried, c.rx_kernel_drops,
+			       c.rx_truncated);
 		} else {
 			printf("COUNTERS unavailable (no dgrambatch provider loaded)\n");
 		}
@@ -199,6 +214,89 @@ static inline void qt_close_info(const char *prog, SSL *conn)
 		(info.flags & SSL_CONN_CLOSE_FLAG_TRANSPORT) != 0 ? "transport" : "application",
 		info.error_code, info.reason_len > 0 ? ": " : "",
 		info.reason != NULL ? info.reason : "");
+}
+
+/* Seconds on the monotonic clock. */
+static inline double qt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Non-blocking mode: wait until the network wants attention or QUIC's next
+ * timer is due, as an event loop would (poll on the object's read poll
+ * descriptor, the socket), then let QUIC handle what happened.
+ */
+static inline void qt_wait(SSL *s)
+{
+	BIO_POLL_DESCRIPTOR d;
+	struct timeval tv;
+	struct pollfd p = { .fd = -1 };
+	int infinite = 1, timeout = -1;
+
+	if (SSL_get_event_timeout(s, &tv, &infinite) && !infinite)
+		/* Rounded up: a wait cut short would only spin. */
+		timeout = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+	if (SSL_get_rpoll_descriptor(s, &d) && d.type == BIO_POLL_DESCRIPTOR_TYPE_SOCK_FD)
+		p.fd = d.value.fd;
+	p.events = (short)((SSL_net_read_desired(s) ? POLLIN : 0) |
+			   (SSL_net_write_desired(s) ? POLLOUT : 0));
+	if (p.fd >= 0 && (p.events != 0 || timeout >= 0))
+		(void)poll(&p, 1, timeout);
+	(void)SSL_handle_events(s);
+}
+
+/*
+ * Explicit event handling (SSL_VALUE_EVENT_HANDLING_MODE_EXPLICIT): reads
+ * and writes do no QUIC work of their own; only qt_wait's one
+ * SSL_handle_events per wake-up does, and qt_flush after the program
+ * queued something to send.  That is how a program that runs QUIC from
+ * its own event loop works, and it reads the network only when the
+ * socket says there is something to read.
+ */
+static inline int qt_explicit(SSL *s)
+{
+	uint64_t mode = 0;
+
+	return !SSL_get_blocking_mode(s) && SSL_get_event_handling_mode(s, &mode) &&
+	       mode == SSL_VALUE_EVENT_HANDLING_MODE_EXPLICIT;
+}
+
+/* In explicit mode, have QUIC send what was just written. */
+static inline void qt_flush(SSL *s)
+{
+	if (qt_explicit(s))
+		(void)SSL_handle_events(s);
+}
+
+/*
+ * Non-blocking mode for a connection (after its handshake): partial writes
+ * and, with explicit, explicit event handling.
+ */
+static inline int qt_nonblock(SSL *s, int explicit_events)
+{
+	return SSL_set_blocking_mode(s, 0) &&
+	       (SSL_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE) & SSL_MODE_ENABLE_PARTIAL_WRITE) &&
+	       (!explicit_events ||
+		SSL_set_event_handling_mode(s, SSL_VALUE_EVENT_HANDLING_MODE_EXPLICIT));
+}
+
+/*
+ * Whether a QUIC call that returned ret is to be made again: in
+ * non-blocking mode, when it only wants the network, after qt_wait.
+ */
+static inline int qt_again(SSL *s, int ret)
+{
+	int e = SSL_get_error(s, ret);
+
+	if (SSL_get_blocking_mode(s) || (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE))
+		return 0;
+	ERR_clear_error();
+	qt_wait(s);
+	return 1;
 }
 
 /* Room for QUIC's bursts: larger socket buffers where the kernel allows. */

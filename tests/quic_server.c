@@ -9,18 +9,30 @@
  * stream to its end, hashing it with SHA-256, answers
  * "sha256 <hex> <bytes>\n" and concludes the stream; with --echo it sends
  * back whatever arrives instead, until the client ends the stream or
- * closes the connection; with --download it sends the bytes the client
- * asks for ("send <bytes> <seed>\n"), so that the server is the sender.
+ * closes the connection; with --download it answers the client's
+ * requests, one a line, until the client ends its stream: for
+ * "send <bytes> <seed>\n" the bytes of the stream the seed makes, so that
+ * the server is the sender; for "ping <first> <second> <seed>\n" that
+ * stream's first bytes, then (a second write, flushed on its own) the
+ * second ones (quic_client --pings).
  *
  * The datagram BIO: with --bio default, SSL_set_fd(), which has libssl
  * call BIO_s_datagram() (the preload shim's when it is preloaded); with
  * --bio header, DGB_new_dgram() from dgrambatch.h, which is the module's
- * BIO when the dgrambatch provider is loaded or loadable.
+ * BIO when the dgrambatch provider is loaded or loadable.  --nonblock
+ * runs the listener and the connections in QUIC's non-blocking mode,
+ * waiting in poll(2) on the socket as an event loop would; --explicit
+ * (which implies it) also takes the connections' event handling into our
+ * hands (see qt_explicit()).
  *
  * stdout carries the lines the test reads:
  *   PORT <n>                   once listening
- *   SERVED sha256 <hex> <n>    per connection (ECHOED <n> with --echo)
+ *   SERVED sha256 <hex> <n>    per connection (ECHOED <n> with --echo;
+ *                              with --download, per "send" request)
+ *   PINGS <n>                  with --download, the "ping" requests answered
+ *                              on a connection, where there were any
  *   BIO dgrambatch|openssl     at exit: which BIO the listener had
+ *   GRO on|off                 at exit: whether its socket handed over trains
  *   COUNTERS tx=<n> rx=<n>     at exit, --bio header: the module's counts
  */
 #include <arpa/inet.h>
@@ -39,13 +51,15 @@ struct options {
 	int echo;
 	int download;
 	int header;
+	int nonblock;
+	int explicit_events;
 };
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s --cert FILE --key FILE [--port N] [--count N] [--echo | --download]\n"
-		"       [--bio default|header]\n",
+		"       [--bio default|header] [--nonblock] [--explicit]\n",
 		prog);
 }
 
@@ -64,6 +78,14 @@ static int parse(int argc, char **argv, struct options *o)
 		}
 		if (strcmp(a, "--download") == 0) {
 			o->download = 1;
+			continue;
+		}
+		if (strcmp(a, "--nonblock") == 0) {
+			o->nonblock = 1;
+			continue;
+		}
+		if (strcmp(a, "--explicit") == 0) {
+			o->nonblock = o->explicit_events = 1;
 			continue;
 		}
 		if (v == NULL)
@@ -171,15 +193,31 @@ static int write_all(SSL *conn, const void *buf, size_t len)
 	size_t off = 0, w;
 
 	while (off < len) {
-		if (!SSL_write_ex(conn, (const char *)buf + off, len - off, &w)) {
-			qt_fail(prog, "SSL_write_ex failed (SSL_get_error %d)",
-				SSL_get_error(conn, 0));
-			qt_close_info(prog, conn);
-			return 0;
+		if (SSL_write_ex(conn, (const char *)buf + off, len - off, &w)) {
+			off += w;
+			qt_flush(conn);
+			continue;
 		}
-		off += w;
+		if (qt_again(conn, 0))
+			continue;
+		qt_fail(prog, "SSL_write_ex failed (SSL_get_error %d)", SSL_get_error(conn, 0));
+		qt_close_info(prog, conn);
+		return 0;
 	}
 	return 1;
+}
+
+/* Up to len bytes into buf: 1, or 0 at the end of the stream, or -1. */
+static int read_some(SSL *conn, void *buf, size_t len, size_t *n)
+{
+	for (;;) {
+		if (SSL_read_ex(conn, buf, len, n))
+			return 1;
+		if (SSL_get_error(conn, 0) == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (!qt_again(conn, 0))
+			return -1;
+	}
 }
 
 /* End our side: the stream, then the connection (waiting for the acks). */
@@ -191,9 +229,18 @@ static int finish_conn(SSL *conn)
 		qt_fail(prog, "SSL_stream_conclude failed");
 		return 0;
 	}
-	while ((r = SSL_shutdown(conn)) == 0)
-		;
-	if (r < 0 && !closed_by_peer_cleanly(conn)) {
+	qt_flush(conn);
+	while ((r = SSL_shutdown(conn)) != 1) {
+		/* 0: still closing, which only non-blocking mode returns to wait in. */
+		if (r == 0) {
+			if (!SSL_get_blocking_mode(conn))
+				qt_wait(conn);
+			continue;
+		}
+		if (qt_again(conn, r))
+			continue;
+		if (closed_by_peer_cleanly(conn))
+			break;
 		qt_fail(prog, "SSL_shutdown failed (SSL_get_error %d)", SSL_get_error(conn, r));
 		qt_close_info(prog, conn);
 		return 0;
@@ -209,23 +256,20 @@ static int serve_digest(SSL *conn, unsigned char *buf)
 	char hex[65], reply[QT_REPLY_MAX];
 	uint64_t total = 0;
 	size_t n;
-	int len, ok = 0;
+	int len, r, ok = 0;
 
 	if (md == NULL) {
 		qt_fail(prog, "no SHA-256");
 		return 0;
 	}
-	for (;;) {
-		if (SSL_read_ex(conn, buf, QT_CHUNK, &n)) {
-			if (!EVP_DigestUpdate(md, buf, n)) {
-				qt_fail(prog, "EVP_DigestUpdate failed");
-				goto out;
-			}
-			total += n;
-			continue;
+	while ((r = read_some(conn, buf, QT_CHUNK, &n)) > 0) {
+		if (!EVP_DigestUpdate(md, buf, n)) {
+			qt_fail(prog, "EVP_DigestUpdate failed");
+			goto out;
 		}
-		if (SSL_get_error(conn, 0) == SSL_ERROR_ZERO_RETURN)
-			break;
+		total += n;
+	}
+	if (r < 0) {
 		qt_fail(prog, "SSL_read_ex failed after %" PRIu64 " bytes (SSL_get_error %d)",
 			total, SSL_get_error(conn, 0));
 		qt_close_info(prog, conn);
@@ -246,31 +290,62 @@ out:
 	return ok;
 }
 
-/*
- * The download: read the client's request, "send <bytes> <seed>\n", to the
- * end of its stream, then send that many bytes of the stream the seed makes
- * (quic_client --download), hashing them, and end the stream.
- */
-static int serve_download(SSL *conn, unsigned char *buf)
+/* A line of the client's, without its newline, and what follows it. */
+struct lines {
+	char buf[128];
+	size_t have;
+};
+
+/* The next request line into line: 1, or 0 at the end of the stream, or -1. */
+static int next_line(SSL *conn, struct lines *l, char *line, size_t size)
+{
+	for (;;) {
+		char *nl = memchr(l->buf, '\n', l->have);
+		size_t n;
+		int r;
+
+		if (nl != NULL) {
+			size_t len = (size_t)(nl - l->buf);
+
+			if (len >= size)
+				len = size - 1;
+			memcpy(line, l->buf, len);
+			line[len] = '\0';
+			l->have -= (size_t)(nl + 1 - l->buf);
+			memmove(l->buf, nl + 1, l->have);
+			return 1;
+		}
+		if (l->have == sizeof(l->buf)) {
+			fprintf(stderr, "%s: a request line is too long\n", prog);
+			return -1;
+		}
+		if ((r = read_some(conn, l->buf + l->have, sizeof(l->buf) - l->have, &n)) <= 0) {
+			if (r == 0 && l->have > 0) {
+				fprintf(stderr, "%s: the stream ended inside a request\n", prog);
+				return -1;
+			}
+			if (r < 0) {
+				qt_fail(prog, "SSL_read_ex failed (SSL_get_error %d)",
+					SSL_get_error(conn, 0));
+				qt_close_info(prog, conn);
+			}
+			return r;
+		}
+		l->have += n;
+	}
+}
+
+/* "send": bytes of the stream state makes, hashed, in writes of QT_CHUNK. */
+static int serve_send(SSL *conn, unsigned char *buf, unsigned long long bytes, uint64_t state)
 {
 	EVP_MD_CTX *md = qt_sha256_new();
-	char req[64], hex[65];
-	size_t have = 0, n;
-	unsigned long long bytes;
-	uint64_t state, total = 0;
+	char hex[65];
+	uint64_t total = 0;
 	int ok = 0;
 
 	if (md == NULL) {
 		qt_fail(prog, "no SHA-256");
 		return 0;
-	}
-	while (have < sizeof(req) - 1 && SSL_read_ex(conn, req + have, sizeof(req) - 1 - have, &n))
-		have += n;
-	req[have] = '\0';
-	if (sscanf(req, "send %llu %" SCNu64, &bytes, &state) != 2) {
-		qt_fail(prog, "a download request must be \"send <bytes> <seed>\", not \"%.*s\"",
-			(int)strcspn(req, "\n"), req);
-		goto out;
 	}
 	while (total < bytes) {
 		size_t k = bytes - total < QT_CHUNK ? (size_t)(bytes - total) : QT_CHUNK;
@@ -280,7 +355,7 @@ static int serve_download(SSL *conn, unsigned char *buf)
 			goto out;
 		total += k;
 	}
-	if (!qt_sha256_hex(md, hex) || !finish_conn(conn))
+	if (!qt_sha256_hex(md, hex))
 		goto out;
 	printf("SERVED sha256 %s %" PRIu64 "\n", hex, total);
 	fflush(stdout);
@@ -288,6 +363,61 @@ static int serve_download(SSL *conn, unsigned char *buf)
 out:
 	EVP_MD_CTX_free(md);
 	return ok;
+}
+
+/*
+ * "ping": the response in two writes, each flushed as it is made (QUIC
+ * sends at every write), so that its datagrams leave as two bursts.
+ */
+static int serve_ping(SSL *conn, unsigned char *buf, unsigned long long first,
+		      unsigned long long second, uint64_t state)
+{
+	if (first == 0 || second == 0 || first > QT_CHUNK || second > QT_CHUNK) {
+		fprintf(stderr, "%s: a ping's parts must be 1 to %d bytes\n", prog, QT_CHUNK);
+		return 0;
+	}
+	qt_fill(buf, (size_t)first, &state);
+	if (!write_all(conn, buf, (size_t)first))
+		return 0;
+	qt_fill(buf, (size_t)second, &state);
+	return write_all(conn, buf, (size_t)second);
+}
+
+/*
+ * The download: answer the client's requests (see the top of the file)
+ * until it ends its stream, then end ours.
+ */
+static int serve_download(SSL *conn, unsigned char *buf)
+{
+	struct lines l = { .have = 0 };
+	char req[sizeof(l.buf)];
+	unsigned long long bytes, second;
+	uint64_t state, pings = 0;
+	int r;
+
+	while ((r = next_line(conn, &l, req, sizeof(req))) > 0) {
+		if (sscanf(req, "send %llu %" SCNu64, &bytes, &state) == 2) {
+			if (!serve_send(conn, buf, bytes, state))
+				return 0;
+		} else if (sscanf(req, "ping %llu %llu %" SCNu64, &bytes, &second, &state) == 3) {
+			if (!serve_ping(conn, buf, bytes, second, state))
+				return 0;
+			pings++;
+		} else {
+			qt_fail(prog,
+				"a download request must be \"send <bytes> <seed>\" or "
+				"\"ping <first> <second> <seed>\", not \"%s\"",
+				req);
+			return 0;
+		}
+	}
+	if (r < 0 || !finish_conn(conn))
+		return 0;
+	if (pings > 0) {
+		printf("PINGS %" PRIu64 "\n", pings);
+		fflush(stdout);
+	}
+	return 1;
 }
 
 /* Send back what arrives until the client ends the stream or hangs up. */
@@ -308,6 +438,8 @@ static int serve_echo(SSL *conn, unsigned char *buf)
 				return 0;
 			break;
 		}
+		if (qt_again(conn, 0))
+			continue;
 		if (closed_by_peer_cleanly(conn)) {
 			ERR_clear_error();
 			break;
@@ -322,6 +454,27 @@ static int serve_echo(SSL *conn, unsigned char *buf)
 	return 1;
 }
 
+/* The next connection; in non-blocking mode it is made non-blocking too. */
+static SSL *accept_conn(SSL *listener, int nonblock, int explicit_events)
+{
+	SSL *conn;
+
+	while ((conn = SSL_accept_connection(listener, nonblock ? SSL_ACCEPT_CONNECTION_NO_BLOCK
+								  : 0)) == NULL) {
+		if (!nonblock || ERR_peek_error() != 0) {
+			qt_fail(prog, "SSL_accept_connection failed");
+			return NULL;
+		}
+		qt_wait(listener);
+	}
+	if (nonblock && !qt_nonblock(conn, explicit_events)) {
+		qt_fail(prog, "cannot make the connection non-blocking");
+		SSL_free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -329,7 +482,7 @@ int main(int argc, char **argv)
 	SSL *listener = NULL, *conn;
 	BIO *bio;
 	unsigned char *buf = NULL;
-	int fd = -1, port = 0, is_dgb = 0, rc = 1;
+	int fd = -1, port = 0, is_dgb = 0, gro = 0, rc = 1;
 	long long served;
 
 	if (!parse(argc, argv, &o))
@@ -353,6 +506,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	is_dgb = DGB_is_dgrambatch(SSL_get_rbio(listener));
+	if (o.nonblock && !SSL_set_blocking_mode(listener, 0)) {
+		qt_fail(prog, "cannot make the listener non-blocking");
+		goto out;
+	}
 	if (!SSL_listen(listener)) {
 		qt_fail(prog, "SSL_listen failed");
 		goto out;
@@ -363,10 +520,8 @@ int main(int argc, char **argv)
 	for (served = 0; served < o.count; served++) {
 		int ok;
 
-		if ((conn = SSL_accept_connection(listener, 0)) == NULL) {
-			qt_fail(prog, "SSL_accept_connection failed");
+		if ((conn = accept_conn(listener, o.nonblock, o.explicit_events)) == NULL)
 			goto out;
-		}
 		ok = o.echo ? serve_echo(conn, buf)
 		     : o.download ? serve_download(conn, buf) : serve_digest(conn, buf);
 		SSL_free(conn);
@@ -375,11 +530,13 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	if (listener != NULL && SSL_get_rbio(listener) != NULL)
+		gro = DGB_get_gro(SSL_get_rbio(listener)) == 1;
 	SSL_free(listener);
 	SSL_CTX_free(ctx);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
-	qt_report(is_dgb, o.header);
+	qt_report(is_dgb, gro, o.header);
 	return rc;
 }
