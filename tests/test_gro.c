@@ -277,12 +277,13 @@ static struct rig *rig_open(int family, int nsend, unsigned int opts, const char
 	r->gro_first = kernel_gro && (caps_disable == NULL || strstr(caps_disable, "udp_gro") == NULL);
 	plan_reset(r);
 	if (!(opts & (RIG_UNDECIDED | RIG_PRESET_GRO))) {
-		DGB_MSG m = { 0 };
-		unsigned char c;
-		size_t cap = sizeof(c);
+		DGB_MSG m[2] = { { 0 } };
+		unsigned char c[2];
+		size_t cap[2] = { 1, 1 };
 
-		m.data = &c;
-		ck_assert_uint_eq(recv_call(r, &m, &cap, 1), 0);
+		m[0].data = &c[0];
+		m[1].data = &c[1];
+		ck_assert_uint_eq(recv_call(r, m, cap, 2), 0);
 	}
 	if (opts & RIG_BLOCKING)
 		ck_assert_int_eq(BIO_set_nbio(r->b, 0), 1);
@@ -588,7 +589,8 @@ static size_t recv_call(struct rig *r, DGB_MSG *m, const size_t *cap, size_t n)
 	}
 	ERR_clear_error();
 	ok = DGB_recvmmsg(r->b, m, sizeof(*m), n, 0, &done);
-	if (!r->decided) {
+	/* A call for one message leaves the decision to a later one. */
+	if (!r->decided && n > 1) {
 		r->decided = 1;
 		r->gro = r->gro_first;
 	}
@@ -1267,6 +1269,9 @@ START_TEST(test_on_at_first_receive)
 
 	msgs_new(&x, 32, NULL, 0, 0);
 	check_gro(r, "a fresh BIO");
+	/* A batched call for one message does not decide: it would gain nothing. */
+	ck_assert_uint_eq(recv_call(r, x.m, x.cap, 1), 0);
+	check_gro(r, "a batched receive of one message");
 	ck_assert_uint_eq(recv_call(r, x.m, x.cap, 32), 0);
 	ck_assert_int_eq(r->gro, 1);
 	check_gro(r, "the first batched receive");

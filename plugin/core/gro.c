@@ -473,8 +473,15 @@ static int gro_recv(int fd, struct dgb_gro_store *s, struct mmsghdr *msgs, unsig
 		    (s->empty_seen && got == 0) || !dgb_cap_usable(DGB_CAP_RECVMMSG)) {
 			r = take_head(fd, s, msgs + got, room, wait, peek, &tl);
 		} else {
+			/*
+			 * Each listed entry is a datagram at least: listing more than
+			 * room would leave the peek offset off zero, and cost a
+			 * setsockopt the next time.
+			 */
 			unsigned int k = room * 16 / s->avg16 + 1;
 
+			if (k > room)
+				k = room;
 			r = take_listed(fd, s, msgs + got, room, k < DGB_GRO_SLOTS ? k : DGB_GRO_SLOTS,
 					wait, &more, &tl);
 			/* A list that missed an empty datagram must not end the call. */

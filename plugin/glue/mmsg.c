@@ -476,7 +476,8 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	/* Peeking more than one would return the same datagram each time. */
 	if (d->peek)
 		n = 1;
-	if (atomic_load_explicit(&d->rx.gro, memory_order_acquire) == DGB_GRO_UNDECIDED)
+	/* A call for one message gains nothing from trains; it does not decide. */
+	if (n > 1 && atomic_load_explicit(&d->rx.gro, memory_order_acquire) == DGB_GRO_UNDECIDED)
 		dgb_bio_gro_decide(d);
 	for (unsigned int i = 0; i < n; i++) {
 		DGB_MSG *m = MSG_N(msg, stride, i);
