@@ -1,7 +1,8 @@
 /*
  * bench.h - `dgrambatch bench`: datagrams per second through the module's
- * BIO (with and without UDP GSO), OpenSSL's own datagram BIO and the raw
- * system calls (with and without UDP_SEGMENT), side by side.
+ * BIO (with and without UDP GSO on send, UDP GRO on receive), OpenSSL's own
+ * datagram BIO and the raw system calls (with and without UDP_SEGMENT and
+ * UDP_GRO), side by side.
  *
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
