@@ -80,7 +80,7 @@ extern "C" {
 #define DGB_PARAM_GSO "dgrambatch-gso"
 /*
  * UDP receive offload (GRO) on the receive path: coalesced receives (trains
- * of two or more datagrams), the datagrams delivered from them, and those
+ * of two or more datagrams), the datagrams they carried, and those
  * of a train that went to a later call than the one that received it
  * (counters); the "gro" setting in force (OSSL_PARAM_UTF8_PTR).
  */

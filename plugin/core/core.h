@@ -91,7 +91,7 @@ enum dgb_counter {
 	DGB_GSO_FALLBACKS,
 	/*
 	 * Coalesced receives (UDP_GRO: a train of two or more datagrams), the
-	 * datagrams delivered from them, and the datagrams of a train that
+	 * datagrams they carried, and the datagrams of a train that
 	 * did not fit the call that received it and went to a later call.
 	 */
 	DGB_GRO_RECEIVES,
@@ -102,7 +102,10 @@ enum dgb_counter {
 	 * (SO_RXQ_OVFL): datagrams, or whole trains, each counted once.
 	 */
 	DGB_RX_KERNEL_DROPS,
-	/* Receives the kernel cut short although the module's buffer was whole. */
+	/*
+	 * Receives the kernel cut short although the module's buffers had room
+	 * (MSG_TRUNC), or whose control messages it cut (MSG_CTRUNC).
+	 */
 	DGB_RX_TRUNCATED,
 	DGB_NCOUNTERS
 };
@@ -278,10 +281,11 @@ void dgb_sock_rx_destroy(struct dgb_sock_rx *rx);
 
 /*
  * Take socket fd: where it has UDP_GRO on already (the program turned it
- * on), every receive may be a train, so rx goes on at once.  Returns 0, or
- * -errno when the buffers cannot be allocated.
+ * on, or another rx shares the socket: shared), every receive may be a
+ * train, so rx goes on at once.  A shared rx changes no socket option.
+ * Returns 0, or -errno when the buffers cannot be allocated.
  */
-int dgb_sock_rx_attach(struct dgb_sock_rx *rx, int fd);
+int dgb_sock_rx_attach(struct dgb_sock_rx *rx, int fd, int shared);
 
 /*
  * Turn UDP_GRO on for fd (and SO_RXQ_OVFL, for the drop count) and receive

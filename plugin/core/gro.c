@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <linux/sock_diag.h>
 
 #include "core.h"
 #include "internal.h"
@@ -26,6 +28,17 @@
 #ifndef SO_PEEK_OFF
 #define SO_PEEK_OFF 42
 #endif
+
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+
+/*
+ * Room for the control messages of one receive: the module's (local
+ * address, segment size, drop count) and those the program may have asked
+ * for on the socket (timestamps, marks), which the kernel puts first.
+ */
+#define SLOT_CMSG_SPACE 512
 
 /* SO_PEEK_OFF when off: a peek reads the head of the queue. */
 #define PEEK_OFF_NONE (-1)
@@ -42,7 +55,10 @@ struct train {
 	socklen_t namelen;
 	struct sockaddr_in6 name;
 	size_t controllen;
-	union dgb_cmsg_buf ctl;
+	union {
+		char buf[SLOT_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl;
 };
 
 struct dgb_gro_store {
@@ -71,8 +87,13 @@ struct dgb_gro_store {
 	int empty_seen;
 	/* The socket's drop count last seen (SO_RXQ_OVFL). */
 	uint32_t drops;
-	/* What the socket had before GRO went on, to put back at release. */
-	int old_rxq_ovfl, old_peek_off;
+	/*
+	 * What the socket had before GRO went on, to put back at release
+	 * (set_rxq_ovfl: the core turned it on), and which socket it was.
+	 */
+	int set_rxq_ovfl, old_peek_off;
+	dev_t dev;
+	ino_t ino;
 	struct mmsghdr mh[DGB_GRO_SLOTS];
 	struct iovec iov[DGB_GRO_SLOTS];
 };
@@ -150,6 +171,9 @@ static void received(struct dgb_gro_store *s, unsigned int i, const struct msghd
 	t->done = 0;
 	t->in_kernel = 0;
 	t->ctrunc = mh->msg_flags & MSG_CTRUNC;
+	/* The segment size may be among what the kernel had to leave out. */
+	if (t->ctrunc)
+		dgb_count(DGB_RX_TRUNCATED, 1);
 	t->namelen = mh->msg_name != NULL ? mh->msg_namelen : 0;
 	t->controllen = mh->msg_controllen;
 	if (len == 0)
@@ -520,16 +544,27 @@ static size_t kept_bytes(const struct dgb_gro_store *s)
 	return sum;
 }
 
+/*
+ * Once decided off, receives take no lock.  While undecided they do: GRO
+ * goes on under the lock, and a receive into the caller's own buffers that
+ * was under way meanwhile would get a train whole.
+ */
 int dgb_sock_recv(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
 		  struct dgb_sock_rx *rx)
 {
 	int r;
 
-	if (rx == NULL || !dgb_sock_rx_on(rx))
+	if (rx == NULL ||
+	    atomic_load_explicit(&rx->gro, memory_order_acquire) == DGB_GRO_OFF)
 		return dgb_sock_recvmmsg(fd, msgs, n, flags);
 	pthread_mutex_lock(&rx->lock);
-	r = gro_recv(fd, rx->store, msgs, n, flags);
-	atomic_store_explicit(&rx->pending, kept_bytes(rx->store), memory_order_relaxed);
+	if (rx->store == NULL) {
+		r = dgb_sock_recvmmsg(fd, msgs, n, flags);
+	} else {
+		r = gro_recv(fd, rx->store, msgs, n, flags);
+		atomic_store_explicit(&rx->pending, kept_bytes(rx->store),
+				      memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&rx->lock);
 	return r;
 }
@@ -542,11 +577,28 @@ static int get_int(int fd, int level, int name, int dflt)
 	return getsockopt(fd, level, name, &v, &len) == 0 ? v : dflt;
 }
 
-/* Allocate the store and set the socket up for it; rx's lock is held. */
-static int start(struct dgb_sock_rx *rx, int fd)
+/* The socket's drop count (SO_MEMINFO), what SO_RXQ_OVFL counts from. */
+static uint32_t socket_drops(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+	    len <= SK_MEMINFO_DROPS * sizeof(uint32_t))
+		return 0;
+	return mem[SK_MEMINFO_DROPS];
+}
+
+/*
+ * Allocate the store and set the socket up for it; rx's lock is held.  A
+ * store that shares its socket with another (a BIO_dup_chain() copy) reads
+ * one train at a time and changes no option: the other owns them.
+ */
+static int start(struct dgb_sock_rx *rx, int fd, int shared)
 {
 	struct dgb_gro_store *s = calloc(1, sizeof(*s));
 	int one = 1, zero = 0;
+	struct stat st;
 
 	if (s == NULL)
 		return -ENOMEM;
@@ -557,11 +609,16 @@ static int start(struct dgb_sock_rx *rx, int fd)
 		return -ENOMEM;
 	}
 	s->avg16 = 16;
-	s->old_rxq_ovfl = get_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 0);
+	if (fstat(fd, &st) == 0) {
+		s->dev = st.st_dev;
+		s->ino = st.st_ino;
+	}
+	s->drops = socket_drops(fd);
+	s->set_rxq_ovfl = !shared && get_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 0) == 0 &&
+			  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) == 0;
 	s->old_peek_off = get_int(fd, SOL_SOCKET, SO_PEEK_OFF, PEEK_OFF_NONE);
-	if (!s->old_rxq_ovfl)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	s->can_list = setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0;
+	s->can_list = !shared && s->old_peek_off == PEEK_OFF_NONE &&
+		      setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0;
 	s->peek_off = s->can_list ? 0 : s->old_peek_off;
 	rx->store = s;
 	atomic_store_explicit(&rx->gro, DGB_GRO_ON, memory_order_release);
@@ -581,13 +638,13 @@ void dgb_sock_rx_destroy(struct dgb_sock_rx *rx)
 	pthread_mutex_destroy(&rx->lock);
 }
 
-int dgb_sock_rx_attach(struct dgb_sock_rx *rx, int fd)
+int dgb_sock_rx_attach(struct dgb_sock_rx *rx, int fd, int shared)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&rx->lock);
 	if (fd >= 0 && rx->store == NULL && get_int(fd, SOL_UDP, UDP_GRO, 0) > 0)
-		r = start(rx, fd);
+		r = start(rx, fd, shared);
 	pthread_mutex_unlock(&rx->lock);
 	return r;
 }
@@ -597,10 +654,13 @@ int dgb_sock_rx_enable(struct dgb_sock_rx *rx, int fd)
 	int one = 1, r = 0;
 
 	pthread_mutex_lock(&rx->lock);
-	if (rx->store == NULL) {
+	if (rx->store == NULL && get_int(fd, SOL_UDP, UDP_GRO, 0) > 0) {
+		/* The program turned it on: it stays on at release. */
+		r = start(rx, fd, 0);
+	} else if (rx->store == NULL) {
 		if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
 			r = -errno;
-		} else if ((r = start(rx, fd)) < 0) {
+		} else if ((r = start(rx, fd, 0)) < 0) {
 			int zero = 0;
 
 			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
@@ -615,24 +675,32 @@ int dgb_sock_rx_enable(struct dgb_sock_rx *rx, int fd)
 void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore)
 {
 	struct dgb_gro_store *s;
+	struct stat st;
 
 	pthread_mutex_lock(&rx->lock);
 	s = rx->store;
-	if (s != NULL && restore && fd >= 0) {
-		int zero = 0;
+	/* Only the socket the store was made for: the number may be reused. */
+	if (s != NULL && fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != s->dev ||
+				     st.st_ino != s->ino))
+		fd = -1;
+	/*
+	 * A train partly delivered is still queued whole: left there, its
+	 * delivered datagrams would reach the socket's next reader again (one
+	 * sharing it, even where this BIO closes it).  Its others go with the
+	 * BIO, as any BIO's buffered data does.
+	 */
+	if (s != NULL && fd >= 0 && s->kept > 0 && s->t[s->first].in_kernel &&
+	    s->t[s->first].done > 0) {
 		struct tally tl = { 0, 0, 0 };
 
-		/*
-		 * A train partly delivered is still queued whole: left there, its
-		 * delivered datagrams would reach the socket's next reader again.
-		 * Its others go with the BIO, as any BIO's buffered data does.
-		 */
-		if (s->kept > 0 && s->t[s->first].in_kernel && s->t[s->first].done > 0)
-			(void)drop_head(fd, &tl);
+		(void)drop_head(fd, &tl);
+	}
+	if (s != NULL && restore && fd >= 0) {
+		int zero = 0;
 
 		if (rx->enabled_here)
 			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
-		if (!s->old_rxq_ovfl)
+		if (s->set_rxq_ovfl)
 			(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &zero, sizeof(zero));
 		if (s->can_list)
 			(void)setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &s->old_peek_off,

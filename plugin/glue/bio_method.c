@@ -206,8 +206,16 @@ static long set_fd(BIO *b, struct dgb_bio *d, long close_flag, const int *fdp)
 	dgb_caps_learn_fd(d->fd);
 	atomic_store(&d->tx.gso, gso_possible(d));
 	/* A socket that has UDP_GRO already is split from the first read on. */
-	if (dgb_sock_rx_attach(&d->rx, d->fd) < 0) {
+	if (dgb_sock_rx_attach(&d->rx, d->fd, 0) < 0) {
+		/*
+		 * Its reads would get trains whole: the BIO is left without a
+		 * socket (a socket it was given to own is closed, not leaked).
+		 */
 		ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
+		if (close_flag)
+			close(d->fd);
+		d->fd = -1;
+		BIO_set_init(b, 0);
 		return 0;
 	}
 	return 1;
@@ -500,7 +508,7 @@ static long dup_state(const struct dgb_bio *d, BIO *to)
 
 		c->fd = d->fd;
 		/* Where the shared socket has GRO on, the copy must split too. */
-		if (dgb_sock_rx_attach(&c->rx, c->fd) < 0)
+		if (dgb_sock_rx_attach(&c->rx, c->fd, 1) < 0)
 			return 0;
 	}
 	return 1;
@@ -765,7 +773,8 @@ static long set_gro(BIO *b, struct dgb_bio *d, long on)
 		if (dgb_sock_rx_on(&d->rx)) {
 			ERR_raise_data(ERR_LIB_BIO, ERR_R_OPERATION_FAIL,
 				       "UDP GRO is on for this BIO's socket and cannot be turned "
-				       "off; turn it off before the first batched receive");
+				       "off; turn it off before the first batched receive, on a "
+				       "socket without UDP_GRO");
 			return 0;
 		}
 		d->gro_refused = 1;

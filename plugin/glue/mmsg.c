@@ -476,9 +476,6 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	/* Peeking more than one would return the same datagram each time. */
 	if (d->peek)
 		n = 1;
-	/* A call for one message gains nothing from trains; it does not decide. */
-	if (n > 1 && atomic_load_explicit(&d->rx.gro, memory_order_acquire) == DGB_GRO_UNDECIDED)
-		dgb_bio_gro_decide(d);
 	for (unsigned int i = 0; i < n; i++) {
 		DGB_MSG *m = MSG_N(msg, stride, i);
 		struct msghdr *mh;
@@ -507,6 +504,12 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		}
 	}
 
+	/*
+	 * A valid call for two messages or more decides GRO; one for a single
+	 * message gains nothing from trains and leaves it to a later one.
+	 */
+	if (n > 1 && atomic_load_explicit(&d->rx.gro, memory_order_acquire) == DGB_GRO_UNDECIDED)
+		dgb_bio_gro_decide(d);
 	r = dgb_sock_recv(d->fd, bt->mh, (unsigned int)n, d->peek ? MSG_PEEK : 0, &d->rx);
 	if (r < 0) {
 		raise_batch_error(-r);
