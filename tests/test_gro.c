@@ -26,12 +26,15 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/net_tstamp.h>
 #include <netinet/udp.h>
 
 #include <openssl/err.h>
@@ -1482,6 +1485,458 @@ START_TEST(test_noclose_mid_train)
 }
 END_TEST
 
+/* --- a receiver of one message while GRO goes on ---------------------------------- */
+
+/* Datagrams of the race tests: trains of RACE_SEGS of RACE_SEG bytes, one sender. */
+#define RACE_SEG 100
+#define RACE_SEGS 10
+#define RACE_TRAINS 200
+#define RACE_ROUNDS 300
+#define RACE_BLOCKING_ROUNDS 3
+
+/*
+ * What the threads of a race test received, by datagram number (one
+ * sender: its number is its place in the plan).  The threads only count;
+ * the test checks in its own thread.
+ */
+struct race {
+	struct rig *r;
+	atomic_int stop;
+	/* Datagrams longer than a segment (trains whole), and wrong bytes. */
+	atomic_uint merged, bad, total;
+	/* The plan's length so far, as the sender thread publishes it. */
+	atomic_size_t sent;
+	atomic_uint count[PLAN_DGRAMS];
+};
+
+/* One datagram that came: a segment of the plan, byte for byte, counted by its number. */
+static void race_note(struct race *rc, const unsigned char *p, size_t len)
+{
+	unsigned char want[SLOT];
+	unsigned int seq = seq_of(p, len);
+
+	if (len > RACE_SEG) {
+		atomic_fetch_add(&rc->merged, 1);
+		return;
+	}
+	payload(want, 0, seq, RACE_SEG);
+	if (len != RACE_SEG || seq >= PLAN_DGRAMS || memcmp(p, want, len) != 0) {
+		atomic_fetch_add(&rc->bad, 1);
+		return;
+	}
+	atomic_fetch_add(&rc->count[seq], 1);
+	atomic_fetch_add(&rc->total, 1);
+}
+
+/* One DGB_recvmmsg of n messages, each counted; how many came (0: none, or failed). */
+static size_t race_recv(struct race *rc, struct msgs *x, size_t n)
+{
+	size_t done = 0;
+
+	for (size_t i = 0; i < n; i++)
+		x->m[i].data_len = SLOT;
+	if (!DGB_recvmmsg(rc->r->b, x->m, sizeof(*x->m), n, 0, &done)) {
+		ERR_clear_error();
+		return 0;
+	}
+	for (size_t i = 0; i < done; i++)
+		race_note(rc, x->m[i].data, x->m[i].data_len);
+	return done;
+}
+
+/* A thread that receives one message a call, DGB_recvmmsg of one, until told to stop. */
+static void *race_reader_one(void *arg)
+{
+	struct race *rc = arg;
+	unsigned char buf[SLOT];
+	DGB_MSG m;
+	size_t done;
+
+	while (!atomic_load(&rc->stop)) {
+		memset(&m, 0, sizeof(m));
+		m.data = buf;
+		m.data_len = sizeof(buf);
+		if (DGB_recvmmsg(rc->r->b, &m, sizeof(m), 1, 0, &done) && done == 1)
+			race_note(rc, buf, m.data_len);
+		else
+			ERR_clear_error();
+	}
+	return NULL;
+}
+
+/* A thread that receives with BIO_read, waiting a moment after a call that got nothing. */
+static void *race_reader_read(void *arg)
+{
+	struct race *rc = arg;
+	unsigned char buf[SLOT];
+	int got;
+
+	while (!atomic_load(&rc->stop)) {
+		got = BIO_read(rc->r->b, buf, sizeof(buf));
+		if (got > 0) {
+			race_note(rc, buf, (size_t)got);
+		} else {
+			ERR_clear_error();
+			usleep(1000);
+		}
+	}
+	return NULL;
+}
+
+/* A thread that sends trains, the only one that writes the plan while it runs. */
+static void *race_sender(void *arg)
+{
+	struct race *rc = arg;
+
+	while (!atomic_load(&rc->stop) && rc->r->ntrains < RACE_TRAINS) {
+		send_train(rc->r, 0, RACE_SEGS, RACE_SEG, RACE_SEG, 1);
+		atomic_store(&rc->sent, rc->r->n);
+		usleep(50);
+	}
+	return NULL;
+}
+
+/*
+ * Whatever is left comes to calls of 32 in this thread; then nothing came
+ * whole as a train, and every datagram sent came exactly once.
+ */
+static void race_check(struct race *rc, struct msgs *x, const char *name, int round)
+{
+	struct rig *r = rc->r;
+	struct pollfd pf = { .fd = r->fr, .events = POLLIN };
+	double t0 = now_s();
+
+	while (atomic_load(&rc->total) < r->n && atomic_load(&rc->merged) == 0 &&
+	       atomic_load(&rc->bad) == 0 && now_s() - t0 < 1.0) {
+		if (race_recv(rc, x, 32) == 0)
+			(void)poll(&pf, 1, 10);
+	}
+	ck_assert_msg(atomic_load(&rc->merged) == 0,
+		      "%s, round %d: %u receives got a train of %u datagrams whole, as one "
+		      "(a receive that overlapped the one that turned GRO on)",
+		      name, round, atomic_load(&rc->merged), RACE_SEGS);
+	ck_assert_msg(atomic_load(&rc->bad) == 0, "%s, round %d: %u datagrams with wrong bytes",
+		      name, round, atomic_load(&rc->bad));
+	for (size_t i = 0; i < r->n; i++)
+		ck_assert_msg(atomic_load(&rc->count[i]) == 1,
+			      "%s, round %d: datagram %zu of %zu came %u times", name, round, i,
+			      r->n, atomic_load(&rc->count[i]));
+	ck_assert_uint_eq(atomic_load(&rc->total), r->n);
+	ck_assert_int_eq(DGB_get_gro(r->b), 1);
+	r->delivered = r->n;
+}
+
+/*
+ * A thread receives one message a call (DGB_recvmmsg of one, on a
+ * non-blocking socket), while trains keep coming and this thread's first
+ * call of 32 turns GRO on.  A call of one that was under way when GRO went
+ * on must not get a train whole, and every datagram comes exactly once,
+ * to one thread or the other.
+ */
+START_TEST(test_race_one_message)
+{
+	struct msgs x;
+
+	msgs_new(&x, 32, NULL, 0, 0);
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		struct race *rc = calloc(1, sizeof(*rc));
+		pthread_t reader, sender;
+
+		ck_assert_ptr_nonnull(rc);
+		rc->r = rig_open(FAMILY(_i), 1, RIG_UNDECIDED, NULL);
+		ck_assert_int_eq(pthread_create(&reader, NULL, race_reader_one, rc), 0);
+		ck_assert_int_eq(pthread_create(&sender, NULL, race_sender, rc), 0);
+		usleep(1000);
+		race_recv(rc, &x, 32);
+		usleep(1000);
+		atomic_store(&rc->stop, 1);
+		ck_assert_int_eq(pthread_join(sender, NULL), 0);
+		ck_assert_int_eq(pthread_join(reader, NULL), 0);
+		race_check(rc, &x, "one-message reader", round);
+		rig_close(rc->r);
+		free(rc);
+	}
+	msgs_free(&x);
+}
+END_TEST
+
+/*
+ * A thread waits in a blocking BIO_read on a socket whose GRO is not
+ * decided yet; this thread makes the socket non-blocking and its first
+ * call of 32 turns GRO on (waiting, where it must, for the reader); then a
+ * train comes.  The waiting reader gets one datagram of it, not the train.
+ */
+START_TEST(test_race_blocking_read)
+{
+	struct msgs x;
+
+	msgs_new(&x, 32, NULL, 0, 0);
+	for (int round = 0; round < RACE_BLOCKING_ROUNDS; round++) {
+		struct race *rc = calloc(1, sizeof(*rc));
+		struct timeval tv = { 0, 200000 };
+		pthread_t reader;
+		double t0;
+
+		ck_assert_ptr_nonnull(rc);
+		rc->r = rig_open(FAMILY(_i), 1, RIG_UNDECIDED | RIG_BLOCKING, NULL);
+		/* A reader that waits too long gives up and comes back, instead of hanging. */
+		ck_assert_int_eq(setsockopt(rc->r->fr, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		ck_assert_int_eq(pthread_create(&reader, NULL, race_reader_read, rc), 0);
+		usleep(50000);
+		ck_assert_int_eq(BIO_set_nbio(rc->r->b, 1), 1);
+		ck_assert_uint_eq(race_recv(rc, &x, 32), 0);
+		ck_assert_int_eq(DGB_get_gro(rc->r->b), 1);
+		send_train(rc->r, 0, RACE_SEGS, RACE_SEG, RACE_SEG, 1);
+		/* The reader takes it all: this thread does not receive meanwhile. */
+		t0 = now_s();
+		while (atomic_load(&rc->total) < rc->r->n && atomic_load(&rc->merged) == 0 &&
+		       now_s() - t0 < 1.0)
+			usleep(1000);
+		atomic_store(&rc->stop, 1);
+		ck_assert_int_eq(pthread_join(reader, NULL), 0);
+		race_check(rc, &x, "blocking BIO_read", round);
+		rig_close(rc->r);
+		free(rc);
+	}
+	msgs_free(&x);
+}
+END_TEST
+
+/* --- the program's own control messages ------------------------------------------- */
+
+/*
+ * The program asks for receive timestamps on the socket (SO_TIMESTAMPNS
+ * and software SO_TIMESTAMPING), which the kernel puts with every receive
+ * before the module's own control messages: trains are still split, and
+ * no receive is cut short.
+ */
+START_TEST(test_program_cmsgs)
+{
+	/* On a wildcard socket with local addresses: timestamps come first. */
+	struct rig *r = rig_open(FAMILY(_i), 2, RIG_WILDCARD, NULL);
+	int one = 1, ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+	struct msgs x;
+
+	ck_assert_int_eq(r->gro, 1);
+	ck_assert_int_eq(setsockopt(r->fr, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)), 0);
+	ck_assert_int_eq(setsockopt(r->fr, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof(ts)), 0);
+	msgs_new(&x, 32, NULL, 0, 0);
+	send_mix(r, 3);
+	recv_all(r, &x, 32);
+	check_counters(r, "timestamps asked for", -1);
+	plan_reset(r);
+	send_fixed(r);
+	recv_all(r, &x, 3);
+	check_counters(r, "timestamps asked for, calls of 3", -1);
+	msgs_free(&x);
+	rig_close(r);
+}
+END_TEST
+
+/* --- other readers of the socket ----------------------------------------------------- */
+
+/*
+ * A BIO_dup_chain() copy of a BIO with GRO on, made while the BIO is in the
+ * middle of the queue and freed without being read (BIO_NOCLOSE): the BIO
+ * goes on as before.  Every datagram comes once, and whenever the BIO says
+ * it keeps bytes the socket polls readable.
+ */
+START_TEST(test_dup_chain_unread)
+{
+	struct rig *r = rig_open(FAMILY(_i), 2, RIG_NOCLOSE, NULL);
+	struct msgs x;
+	BIO *c;
+
+	ck_assert_int_eq(r->gro, 1);
+	msgs_new(&x, 32, NULL, 0, 0);
+	send_train(r, 0, 64, 100, 100, 1);
+	wait_readable(r);
+	for (int i = 0; i < 3; i++)
+		recv_call(r, x.m, x.cap, 32);
+	c = BIO_dup_chain(r->b);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(DGB_get_gro(c), 1);
+	send_lone(r, 0, 100);
+	send_train(r, 1, 2, 100, 100, 1);
+	wait_readable(r);
+	recv_call(r, x.m, x.cap, 32);
+	ck_assert_int_eq(BIO_set_close(c, BIO_NOCLOSE), 1);
+	BIO_free(c);
+	check_gro(r, "the copy freed");
+	send_lone(r, 0, 100);
+	send_train(r, 0, 20, 100, 100, 1);
+	send_train(r, 1, 20, 100, 100, 1);
+	recv_all(r, &x, 32);
+	check_counters(r, "a copy freed unread", -1);
+	plan_reset(r);
+	send_mix(r, 3);
+	recv_all_sizes(r, &x, array_sizes, 3);
+	check_counters(r, "a copy freed unread, then a mix", -1);
+	msgs_free(&x);
+	rig_close(r);
+}
+END_TEST
+
+/*
+ * The program reads the socket itself after the BIO let go of it in the
+ * middle of a train: it never gets a datagram the BIO delivered already,
+ * nor datagrams joined into one.  What the BIO kept may be gone, or come
+ * one datagram at a time, but not again whole.
+ */
+static void program_reads_rest(struct rig *r, int fd, const char *after)
+{
+	static unsigned char buf[65536];
+	unsigned char want[SLOT];
+	long got;
+
+	while ((got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+		size_t i = next_of(r, 0);
+		unsigned int seq = seq_of(buf, (size_t)got);
+
+		ck_assert_msg(i < r->n && got == r->d[i].len && seq >= r->d[i].seq,
+			      "after %s the socket gave %ld bytes starting with datagram %u; the "
+			      "BIO had delivered datagrams 0..%u already",
+			      after, got, seq, i < r->n ? r->d[i].seq - 1 : 0);
+		while (r->d[i].seq < seq)
+			i++;
+		payload(want, 0, seq, r->d[i].len);
+		ck_assert_mem_eq(buf, want, r->d[i].len);
+		r->next[0] = i + 1;
+	}
+	r->delivered = r->n;
+}
+
+/*
+ * The BIO owns a dup(2) of the program's descriptor (BIO_CLOSE) and is
+ * freed in the middle of a train: the socket stays open through the
+ * program's descriptor, and the program's own receives there do not get
+ * the datagrams the BIO delivered again.
+ */
+START_TEST(test_close_dup_fd_mid_train)
+{
+	struct rig *r = rig_open(FAMILY(_i), 1, RIG_NOCLOSE | RIG_UNDECIDED, NULL);
+	struct msgs x;
+	int fd2;
+
+	BIO_free(r->b);
+	fd2 = dup(r->fr);
+	ck_assert_int_ge(fd2, 0);
+	r->b = DGB_new_dgram(NULL, fd2, BIO_CLOSE);
+	ck_assert_ptr_nonnull(r->b);
+	ck_assert_int_eq(BIO_set_nbio(r->b, 1), 1);
+	msgs_new(&x, 32, NULL, 0, 0);
+	ck_assert_uint_eq(recv_call(r, x.m, x.cap, 32), 0);
+	ck_assert_int_eq(r->gro, 1);
+	send_train(r, 0, 40, SEG, SEG, 1);
+	wait_readable(r);
+	ck_assert_uint_eq(recv_call(r, x.m, x.cap, 32), 32);
+	BIO_free(r->b);
+	r->b = NULL;
+	program_reads_rest(r, r->fr, "BIO_free of a BIO on a dup(2) of the socket");
+	msgs_free(&x);
+	rig_close(r);
+}
+END_TEST
+
+/*
+ * The program closes a BIO_NOCLOSE BIO's socket, and its number goes to
+ * another socket before BIO_free: freeing the BIO changes nothing on the
+ * other socket, neither what it has queued nor its options.
+ */
+START_TEST(test_noclose_fd_reused)
+{
+	struct rig *r = rig_open(FAMILY(_i), 1, RIG_NOCLOSE, NULL);
+	int one = 1, peek = 5, other;
+	union tu_addr oa;
+	unsigned char buf[SLOT];
+	struct msgs x;
+
+	msgs_new(&x, 32, NULL, 0, 0);
+	send_train(r, 0, 40, SEG, SEG, 1);
+	wait_readable(r);
+	ck_assert_uint_eq(recv_call(r, x.m, x.cap, 32), 32);
+	/* The rest of the train goes with the socket. */
+	ck_assert_int_eq(close(r->fr), 0);
+	other = tu_udp_loopback(r->family, &oa);
+	if (other != r->fr) {
+		ck_assert_int_eq(dup2(other, r->fr), r->fr);
+		close(other);
+	}
+	ck_assert_int_eq(sendto(r->fs[0], "hello", 5, 0, &oa.sa, tu_addr_len(&oa)), 5);
+	ck_assert_int_eq(setsockopt(r->fr, SOL_UDP, UDP_GRO, &one, sizeof(one)), 0);
+	ck_assert_int_eq(setsockopt(r->fr, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)), 0);
+	ck_assert_int_eq(setsockopt(r->fr, SOL_SOCKET, SO_PEEK_OFF, &peek, sizeof(peek)), 0);
+	r->ra = oa;
+	wait_readable(r);
+	BIO_free(r->b);
+	r->b = NULL;
+	ck_assert_int_eq(sock_int(r->fr, SOL_UDP, UDP_GRO), 1);
+	ck_assert_int_eq(sock_int(r->fr, SOL_SOCKET, SO_RXQ_OVFL), 1);
+	ck_assert_int_eq(sock_int(r->fr, SOL_SOCKET, SO_PEEK_OFF), 5);
+	ck_assert_msg(recv(r->fr, buf, sizeof(buf), MSG_DONTWAIT) == 5 && memcmp(buf, "hello", 5) == 0,
+		      "BIO_free of a BIO whose socket was closed took the datagram queued on the "
+		      "socket that has its number now");
+	r->delivered = r->n;
+	msgs_free(&x);
+	rig_close(r);
+}
+END_TEST
+
+/*
+ * The kernel dropped datagrams on the socket before the BIO turned GRO on
+ * (the program had not read it): rx-kernel-drops counts only drops after.
+ * Nor does a second BIO on the socket, after the first is freed
+ * (BIO_NOCLOSE), count the drops of before it.
+ */
+START_TEST(test_drops_before_gro)
+{
+	struct rig *r = rig_open(FAMILY(_i), 1, RIG_NOCLOSE | RIG_UNDECIDED, NULL);
+	int small = 4096, flood;
+	union tu_addr fa;
+	unsigned char buf[SLOT];
+	struct msgs x;
+	struct tally t;
+	size_t came = 0;
+
+	msgs_new(&x, 32, NULL, 0, 0);
+	ck_assert_int_eq(setsockopt(r->fr, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	flood = tu_udp_loopback(r->family, &fa);
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(sendto(flood, buf, SEG, 0, &r->ra.sa, tu_addr_len(&r->ra)), SEG);
+	close(flood);
+	while (recv(r->fr, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		came++;
+	ck_assert_uint_lt(came, 100);
+	big_rcvbuf(r->fr);
+
+	for (int bio = 0; bio < 2; bio++) {
+		if (bio == 1) {
+			BIO_free(r->b);
+			r->b = DGB_new_dgram(NULL, r->fr, BIO_NOCLOSE);
+			ck_assert_ptr_nonnull(r->b);
+			ck_assert_int_eq(BIO_set_nbio(r->b, 1), 1);
+			r->gro = 0;
+			r->decided = 0;
+		}
+		plan_reset(r);
+		ck_assert_uint_eq(recv_call(r, x.m, x.cap, 32), 0);
+		ck_assert_int_eq(r->gro, 1);
+		send_lone(r, 0, 100);
+		send_train(r, 0, 5, 100, 100, 1);
+		recv_all(r, &x, 32);
+		tally_read(&t);
+		ck_assert_msg(t.drops == r->t0.drops,
+			      "%s: rx-kernel-drops grew by %llu for drops of before GRO went on",
+			      bio ? "a second BIO" : "the first BIO",
+			      (unsigned long long)(t.drops - r->t0.drops));
+		check_counters(r, bio ? "a second BIO, old drops" : "drops before GRO", -1);
+	}
+	msgs_free(&x);
+	rig_close(r);
+}
+END_TEST
+
 /* --- without UDP_GRO in the kernel ----------------------------------------------------- */
 
 /* Where the kernel has no UDP_GRO, GRO stays off and DGB_set_gro(b, 1) says so. */
@@ -1553,6 +2008,13 @@ Suite *suite_gro(void)
 	tcase_add_loop_test(tc, test_preset_gro_socket, 0, nfam);
 	tcase_add_loop_test(tc, test_noclose_restores, 0, nfam);
 	tcase_add_loop_test(tc, test_noclose_mid_train, 0, nfam);
+	tcase_add_loop_test(tc, test_race_one_message, 0, nfam);
+	tcase_add_loop_test(tc, test_race_blocking_read, 0, nfam);
+	tcase_add_loop_test(tc, test_program_cmsgs, 0, nfam);
+	tcase_add_loop_test(tc, test_dup_chain_unread, 0, nfam);
+	tcase_add_loop_test(tc, test_close_dup_fd_mid_train, 0, nfam);
+	tcase_add_loop_test(tc, test_noclose_fd_reused, 0, nfam);
+	tcase_add_loop_test(tc, test_drops_before_gro, 0, nfam);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -204,31 +204,44 @@ static size_t copy_to_iov(const struct iovec *iov, size_t iovlen, const unsigned
 	return done;
 }
 
+/* The local-address messages, which the caller's buffer must hold first. */
+static int is_pktinfo(const struct cmsghdr *c)
+{
+	return (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+	       (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO);
+}
+
 /*
  * The control messages of a datagram of train t, as the kernel would have
  * given them for it alone: all but the train's segment size and the drop
- * count the core asked for, each whole or not at all (MSG_CTRUNC).
+ * count the core asked for, each whole or not at all (MSG_CTRUNC).  The
+ * local address goes first, so that messages the program asked for on the
+ * socket (timestamps) cannot crowd it out of the module's own buffer.
  */
 static void copy_cmsgs(const struct train *t, struct msghdr *h)
 {
 	struct msghdr from = { .msg_control = (void *)t->ctl.buf, .msg_controllen = t->controllen };
 	size_t room = h->msg_control != NULL ? h->msg_controllen : 0, used = 0;
 
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&from); c != NULL; c = CMSG_NXTHDR(&from, c)) {
-		size_t space;
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&from); c != NULL;
+		     c = CMSG_NXTHDR(&from, c)) {
+			size_t space;
 
-		if (c->cmsg_len < CMSG_LEN(0))
-			break;
-		if ((c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) ||
-		    (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL))
-			continue;
-		space = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
-		if (used + space > room) {
-			h->msg_flags |= MSG_CTRUNC;
-			break;
+			if (c->cmsg_len < CMSG_LEN(0))
+				break;
+			if ((c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) ||
+			    (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) ||
+			    is_pktinfo(c) != (pass == 0))
+				continue;
+			space = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+			if (used + space > room) {
+				h->msg_flags |= MSG_CTRUNC;
+				continue;
+			}
+			memcpy((char *)h->msg_control + used, c, c->cmsg_len);
+			used += space;
 		}
-		memcpy((char *)h->msg_control + used, c, c->cmsg_len);
-		used += space;
 	}
 	h->msg_controllen = used;
 }
