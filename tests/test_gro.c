@@ -188,21 +188,6 @@ static void set_port(union tu_addr *a, const union tu_addr *from)
 		a->sin6.sin6_port = from->sin6.sin6_port;
 }
 
-static int socket_wildcard(int family, union tu_addr *a)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
-	socklen_t len = sizeof(*a);
-
-	ck_assert_int_ge(fd, 0);
-	if (family == AF_INET6)
-		ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)), 0);
-	memset(a, 0, sizeof(*a));
-	a->sa.sa_family = (sa_family_t)family;
-	ck_assert_int_eq(bind(fd, &a->sa, tu_addr_len(a)), 0);
-	ck_assert_int_eq(getsockname(fd, &a->sa, &len), 0);
-	return fd;
-}
-
 /*
  * Room for everything a test sends before it reads: trains of 64 KB take
  * more than the default receive buffer.  Without the privilege to force
@@ -260,7 +245,7 @@ static struct rig *rig_open(int family, int nsend, unsigned int opts, const char
 	r->family = family;
 	r->opts = opts;
 	r->nsend = nsend;
-	r->fr = opts & RIG_WILDCARD ? socket_wildcard(family, &r->ra)
+	r->fr = opts & RIG_WILDCARD ? tu_udp_wildcard(family, &r->ra)
 				    : tu_udp_loopback(family, &r->ra);
 	big_rcvbuf(r->fr);
 	if (opts & RIG_PRESET_GRO)

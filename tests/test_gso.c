@@ -98,21 +98,6 @@ struct rig {
 	union tu_addr loc[2]; /* '5', '6' */
 };
 
-static int socket_wildcard(int family, union tu_addr *a)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
-	socklen_t len = sizeof(*a);
-
-	ck_assert_int_ge(fd, 0);
-	if (family == AF_INET6)
-		ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)), 0);
-	memset(a, 0, sizeof(*a));
-	a->sa.sa_family = (sa_family_t)family;
-	ck_assert_int_eq(bind(fd, &a->sa, tu_addr_len(a)), 0);
-	ck_assert_int_eq(getsockname(fd, &a->sa, &len), 0);
-	return fd;
-}
-
 /* The loopback address of a family, or 127.0.0.<host>; port 0. */
 static void loopback_addr(union tu_addr *a, int family, unsigned int host)
 {
@@ -145,7 +130,7 @@ static void rig_open(struct rig *r, int family, int nrecv, unsigned int opts,
 		ck_assert_msg(setsockopt(r->fr[k], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) == 0,
 			      "SO_RCVBUFFORCE: %s (the test runs as root in CI)", strerror(errno));
 	}
-	r->fs = opts & RIG_WILDCARD ? socket_wildcard(family, &r->sa)
+	r->fs = opts & RIG_WILDCARD ? tu_udp_wildcard(family, &r->sa)
 				    : tu_udp_loopback(family, &r->sa);
 	if (opts & RIG_CONNECTED)
 		ck_assert_int_eq(connect(r->fs, &r->ra[0].sa, tu_addr_len(&r->ra[0])), 0);

@@ -446,21 +446,6 @@ START_TEST(test_local_not_enabled)
 }
 END_TEST
 
-static int bind_any(int family, union tu_addr *a)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
-	socklen_t len = sizeof(*a);
-
-	ck_assert_int_ge(fd, 0);
-	memset(a, 0, sizeof(*a));
-	a->sa.sa_family = (sa_family_t)family;
-	if (family == AF_INET6)
-		ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)), 0);
-	ck_assert_int_eq(bind(fd, &a->sa, tu_addr_len(a)), 0);
-	ck_assert_int_eq(getsockname(fd, &a->sa, &len), 0);
-	return fd;
-}
-
 /*
  * Sending from a chosen local address on a socket bound to 0.0.0.0: the
  * receiver sees that address as the source.  All of 127/8 is local, so
@@ -470,7 +455,7 @@ START_TEST(test_local_send_wildcard)
 {
 	const BIO_METHOD *m = method_in_mode(_i);
 	union tu_addr a, b, src, chosen;
-	int fa = bind_any(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
+	int fa = tu_udp_wildcard(AF_INET, &a), fb = tu_udp_loopback(AF_INET, &b);
 	BIO *ba;
 	BIO_ADDR *to = addr_of(&b), *loc;
 	DGB_MSG msg = { "from .5", 7, NULL, NULL, 0 };
@@ -557,7 +542,7 @@ START_TEST(test_local_send_wildcard_ipv6)
 {
 	const BIO_METHOD *m = method_in_mode(_i);
 	union tu_addr a, b, src, chosen;
-	int fa = bind_any(AF_INET6, &a), fb = tu_udp_loopback(AF_INET6, &b);
+	int fa = tu_udp_wildcard(AF_INET6, &a), fb = tu_udp_loopback(AF_INET6, &b);
 	BIO *ba;
 	BIO_ADDR *to = addr_of(&b), *loc;
 	DGB_MSG msg = { "six", 3, NULL, NULL, 0 };
@@ -593,7 +578,7 @@ START_TEST(test_local_recv_wildcard)
 {
 	const BIO_METHOD *m = method_in_mode(_i);
 	union tu_addr a, b, to;
-	int fa = tu_udp_loopback(AF_INET, &a), fb = bind_any(AF_INET, &b);
+	int fa = tu_udp_loopback(AF_INET, &a), fb = tu_udp_wildcard(AF_INET, &b);
 	BIO *bb;
 	struct batch rx;
 	size_t done = 5;
@@ -631,7 +616,7 @@ START_TEST(test_local_recv_wildcard_ipv6)
 {
 	const BIO_METHOD *m = method_in_mode(_i);
 	union tu_addr a, b, to;
-	int fa = tu_udp_loopback(AF_INET6, &a), fb = bind_any(AF_INET6, &b);
+	int fa = tu_udp_loopback(AF_INET6, &a), fb = tu_udp_wildcard(AF_INET6, &b);
 	BIO *bb;
 	struct batch rx;
 	size_t done = 5;
@@ -1456,7 +1441,7 @@ static void sc_mmsg_local(struct env *e, struct tr *t)
 {
 	union tu_addr any;
 	int fa = env_udp(e, AF_INET);
-	int fb = bind_any(AF_INET, &any);
+	int fb = tu_udp_wildcard(AF_INET, &any);
 	BIO *ba, *bb;
 	BIO_ADDR *loc = BIO_ADDR_new(), *to, *lrx = BIO_ADDR_new(), *prx = BIO_ADDR_new();
 	union tu_addr dst = any, five;

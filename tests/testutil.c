@@ -65,6 +65,21 @@ int tu_udp_loopback(int family, union tu_addr *addr)
 	return fd;
 }
 
+int tu_udp_wildcard(int family, union tu_addr *addr)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
+	socklen_t len = sizeof(*addr);
+
+	ck_assert_int_ge(fd, 0);
+	if (family == AF_INET6)
+		ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)), 0);
+	memset(addr, 0, sizeof(*addr));
+	addr->sa.sa_family = (sa_family_t)family;
+	ck_assert_int_eq(bind(fd, &addr->sa, tu_addr_len(addr)), 0);
+	ck_assert_int_eq(getsockname(fd, &addr->sa, &len), 0);
+	return fd;
+}
+
 int tu_ipv6_available(const char **why)
 {
 	static int answer = -1;

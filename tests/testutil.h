@@ -28,6 +28,13 @@ union tu_addr {
  * test on error.
  */
 int tu_udp_loopback(int family, union tu_addr *addr);
+
+/*
+ * A UDP socket bound to an ephemeral port on the wildcard address of
+ * `family` (IPv6 only for AF_INET6); its address is written to *addr.
+ * Fails the test on error.
+ */
+int tu_udp_wildcard(int family, union tu_addr *addr);
 socklen_t tu_addr_len(const union tu_addr *addr);
 
 /* Whether ::1 can be bound here; when not, *why says why. */
