@@ -109,3 +109,62 @@ AC_ARG_WITH([modulesdir],
 ])
 AC_SUBST([modulesdir])
 ])
+
+# DGB_PRELOADDIR
+#   Where the LD_PRELOAD shim goes: a private directory, $libdir/dgrambatch
+#   by default (--with-preloaddir overrides it), so that it is not a library
+#   ldconfig or the linker ever finds.  Also works out the path that
+#   'dgrambatch run' and the systemd example put in LD_PRELOAD: the same
+#   path with the part the dynamic linker writes as $LIB replaced by that
+#   token (lib/x86_64-linux-gnu on Debian, lib64 on Fedora), so a program of
+#   another architecture gets its own shim.  The token's value is read off
+#   the dynamic linker itself (LD_DEBUG=libs shows it expanded); when
+#   cross-compiling, or where the directory is not under it, the literal
+#   path is used.  Both are defined in config.h, fully expanded:
+#   DGB_PRELOAD_SHIM (the literal file) and DGB_PRELOAD_SHIM_LD (for
+#   LD_PRELOAD); DGB_MODULESDIR_EXPANDED is the module's directory.
+AC_DEFUN([DGB_PRELOADDIR], [
+AC_REQUIRE([DGB_MODULESDIR])
+AC_ARG_WITH([preloaddir],
+	[AS_HELP_STRING([--with-preloaddir=DIR],
+		[install the LD_PRELOAD shim in DIR (default: LIBDIR/dgrambatch)])],
+	[preloaddir=$withval], [preloaddir='${libdir}/dgrambatch'])
+AC_SUBST([preloaddir])
+
+# A directory as make will see it, ${prefix} and all expanded (in a
+# subshell: prefix stays NONE for AC_OUTPUT).
+dgb_expand_dir() (
+	test "x$prefix" = xNONE && prefix=$ac_default_prefix
+	test "x$exec_prefix" = xNONE && exec_prefix=$prefix
+	dgb_v=$[1]
+	while :; do
+		case $dgb_v in
+		*'${'*) eval "dgb_v=\"$dgb_v\"" ;;
+		*) break ;;
+		esac
+	done
+	echo "$dgb_v"
+)
+dgb_shim=`dgb_expand_dir "$preloaddir"`/dgrambatch-preload.so
+dgb_modules=`dgb_expand_dir "$modulesdir"`
+
+AC_CACHE_CHECK([what the dynamic linker's \$LIB token stands for], [dgb_cv_lib_token], [
+	dgb_cv_lib_token=unknown
+	AS_IF([test "x$cross_compiling" != xyes], [
+		AC_LINK_IFELSE([AC_LANG_PROGRAM([], [])], [
+			# The last directory of the search path is the plain one.
+			dgb_cv_lib_token=`LD_LIBRARY_PATH='/dgb-lib-token/$LIB' LD_DEBUG=libs ./conftest$EXEEXT 2>&1 |
+				sed -n 's|.*@<:@=:@:>@/dgb-lib-token/\(@<:@^:	 @:>@*\)@<:@	 @:>@*(LD_LIBRARY_PATH).*|\1|p' | sed -n 1p`
+			test -n "$dgb_cv_lib_token" || dgb_cv_lib_token=unknown])])])
+dgb_shim_ld=$dgb_shim
+AS_CASE([$dgb_cv_lib_token], [unknown], [], [
+	AS_CASE([$dgb_shim], [*/$dgb_cv_lib_token/*],
+		[dgb_shim_ld=`echo "$dgb_shim" | sed "s|/$dgb_cv_lib_token/|/\\$LIB/|"`])])
+AC_DEFINE_UNQUOTED([DGB_PRELOAD_SHIM], ["$dgb_shim"], [The installed LD_PRELOAD shim.])
+AC_DEFINE_UNQUOTED([DGB_PRELOAD_SHIM_LD], ["$dgb_shim_ld"],
+	[The installed shim as LD_PRELOAD names it, with the dynamic linker LIB token where it fits.])
+AC_DEFINE_UNQUOTED([DGB_MODULESDIR_EXPANDED], ["$dgb_modules"],
+	[The directory the provider module is installed in.])
+# For make, which would read $LIB as a variable of its own.
+AC_SUBST([DGB_PRELOAD_SHIM_LD_MAKE], [`echo "$dgb_shim_ld" | sed 's/\\$/$$/g'`])
+])

@@ -48,16 +48,32 @@ digest=$(printf abc | OPENSSL_CONF=$scratch/openssl.cnf run_openssl dgst -sha256
 check "a digest through the default provider still works" \
 	test "${digest%% *}" = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
-# The shipped example configuration activates dgrambatch (found through
-# OPENSSL_MODULES here) and keeps the default provider.
-example=$(dirname "$0")/../doc/openssl-dgrambatch.cnf
-if OPENSSL_CONF=$example run_openssl list -providers >"$scratch/byexample" 2>&1; then
-	expect_active "$scratch/byexample" "example config"
+# The shipped example is a snippet: it defines the dgrambatch section and
+# nothing else, and works pulled with .include into an openssl.cnf set up
+# as its comments say (found through OPENSSL_MODULES here), keeping the
+# default provider.
+example=$(cd "$(dirname "$0")/../doc" && pwd)/openssl-dgrambatch.cnf
+check "the example defines only [dgrambatch_sect]" \
+	test "$(grep -E '^[[:space:]]*\[' "$example")" = "[dgrambatch_sect]"
+check "the example names the two lines for [provider_sect]" \
+	sh -c "grep -q '^#   default = default_sect\$' '$example' && grep -q '^#   dgrambatch = dgrambatch_sect\$' '$example'"
+{
+	echo "openssl_conf = openssl_init"
+	echo "[openssl_init]"
+	sed -n 's/^#   \(providers = provider_sect\)$/\1/p' "$example"
+	echo "[provider_sect]"
+	sed -n 's/^#   \(default = default_sect\)$/\1/p; s/^#   \(dgrambatch = dgrambatch_sect\)$/\1/p' "$example"
+	echo "[default_sect]"
+	sed -n 's/^#   \(activate = 1\)$/\1/p' "$example"
+	echo ".include $example"
+} >"$scratch/byinclude.cnf"
+if OPENSSL_CONF=$scratch/byinclude.cnf run_openssl list -providers >"$scratch/byexample" 2>&1; then
+	expect_active "$scratch/byexample" "example snippet through .include"
 else
-	not_ok "openssl list -providers with doc/openssl-dgrambatch.cnf: $(cat "$scratch/byexample")"
+	not_ok "openssl list -providers with doc/openssl-dgrambatch.cnf included: $(cat "$scratch/byexample")"
 fi
-digest=$(printf abc | OPENSSL_CONF=$example run_openssl dgst -sha256 -r 2>&1)
-check "example config: a digest through the default provider works" \
+digest=$(printf abc | OPENSSL_CONF=$scratch/byinclude.cnf run_openssl dgst -sha256 -r 2>&1)
+check "example snippet: a digest through the default provider works" \
 	test "${digest%% *}" = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 # A bad max_batch keeps the provider from activating.
