@@ -7,8 +7,8 @@
  *   dgrambatch --version
  *   dgrambatch probe [--json]
  *   dgrambatch demo [--config FILE] [--count N] [--size BYTES]
- *   dgrambatch bench [--config FILE] [--size BYTES] [--batch N] [--seconds S] [--mixed]
- *                    [--json]
+ *   dgrambatch bench ... (see bench.h)
+ *   dgrambatch run [--stats] [--] PROGRAM [ARGS...]
  */
 #include "config.h"
 
@@ -32,6 +32,7 @@
 #include "dgrambatch.h"
 #include "probe/probe.h"
 #include "bench.h"
+#include "run.h"
 
 static const char *progname = "dgrambatch";
 
@@ -41,8 +42,9 @@ static void usage(FILE *f)
 		"usage: %s --version\n"
 		"       %s probe [--json]\n"
 		"       %s demo [--config FILE] [--count N] [--size BYTES]\n"
-		"       %s " DGB_BENCH_SYNOPSIS "\n",
-		progname, progname, progname, progname);
+		"       %s " DGB_BENCH_SYNOPSIS "\n"
+		"       %s " DGB_RUN_SYNOPSIS "\n",
+		progname, progname, progname, progname, progname);
 }
 
 /* A whole decimal number in [min, max], or -1. */
@@ -567,6 +569,8 @@ int main(int argc, char **argv)
 		return cmd_demo(argc - 1, argv + 1);
 	if (strcmp(argv[1], "bench") == 0)
 		return dgb_bench_main(progname, argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return dgb_run_main(progname, argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", progname, argv[1]);
 	usage(stderr);
 	return 2;
