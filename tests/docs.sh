@@ -10,11 +10,15 @@ header=$top/include/dgrambatch.h
 
 names=$(grep -oE '\bDGB_[A-Za-z0-9_]+' "$header" | sort -u)
 check "the header has public names" test -n "$names"
+# make install links man3/NAME.3 to dgrambatch.3 for each name of the
+# page's NAME section: every public name must be there to be found by man.
+in_name=$(sed -n '/^=head1 NAME/,/^=head1 SYNOPSIS/p' "$top/doc/dgrambatch.3.pod" | tr ', ' '\n\n')
 for n in $names; do
 	check "$n is in dgrambatch(3)" grep -qw "$n" "$top/doc/dgrambatch.3.pod"
+	check "man $n finds dgrambatch(3) (NAME section)" sh -c "printf '%s\n' \"\$1\" | grep -qx '$n'" - "$in_name"
 done
 
-for cmd in probe demo bench; do
+for cmd in probe demo bench run; do
 	check "dgrambatch $cmd is in dgrambatch(1)" grep -q "B<$cmd>" "$top/doc/dgrambatch.1.pod"
 done
 
