@@ -8,6 +8,11 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libssl-dev openssl check
 	perl binutils dpkg-dev ca-certificates
+	# The main job counts system calls with strace (scripts/demo.sh).
+	strace
+	# Optional: 'dgrambatch bench --sweep --plot' draws with gnuplot, and
+	# tests/bench.sh checks the plot where it is installed.
+	gnuplot-nox
 )
 
 missing=()

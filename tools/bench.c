@@ -31,6 +31,26 @@
  * with: BIO_sendmmsg/BIO_recvmmsg are looked up by name at run time, so one
  * build measures what each libcrypto.so.3 from 3.0 to 3.5 does.
  *
+ * The module comes from --config FILE, which must activate it; else from
+ * OPENSSL_CONF when that activates it; else the tool finds dgrambatch.so
+ * itself (locate.h: the build tree it runs from, OPENSSL_MODULES, the
+ * installed modules directory, libcrypto's) and loads it by path into the
+ * same library context, after OPENSSL_CONF if that is set, keeping
+ * OpenSSL's default provider available.  The report names the file and how
+ * it was found.
+ *
+ * --sweep measures a grid of payload sizes and batch sizes instead of one
+ * point: at each point the send rows plugin, openssl, raw and raw-gso and
+ * the recv rows plugin, openssl and raw, the same measurement as below with
+ * fewer rounds and shorter samples; one table row per point and row, and
+ * with --plot a PNG drawn by gnuplot (a separate program, run on a script
+ * and data files in a temporary directory).
+ *
+ * Progress goes to stderr, never stdout: on a terminal one line rewritten
+ * in place, elsewhere (a CI log) a plain line now and then once a run has
+ * gone on for a few seconds; --progress asks for a line at every step,
+ * --quiet for none.
+ *
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
  *
@@ -85,7 +105,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -98,7 +120,10 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -110,6 +135,7 @@
 #include "dgrambatch.h"
 #include "probe/probe.h"
 #include "bench.h"
+#include "locate.h"
 
 #ifndef SO_MEMINFO
 #define SO_MEMINFO 55
@@ -122,6 +148,23 @@
 #define DEFAULT_SIZE 1200
 #define DEFAULT_BATCH 32
 #define DEFAULT_SECONDS 0.3
+/*
+ * --sweep: fewer rounds of shorter samples at each point, so that the
+ * default grid (6 sizes by 7 batches) takes about a minute and a half.
+ * The grid's own defaults; a list takes at most MAX_LIST values.
+ */
+#define SWEEP_ROUNDS 3
+#define SWEEP_SECONDS 0.05
+#define SWEEP_SIZES "100,200,500,1000,1200,1472"
+#define SWEEP_BATCHES "1,2,4,8,16,32,64"
+#define MAX_LIST 32
+/*
+ * The plot's slices: throughput by batch size at this payload size, and by
+ * payload size at this batch size, where the lists have them (else the
+ * largest of each list).
+ */
+#define PLOT_SIZE 1200
+#define PLOT_BATCH 32
 /* The largest UDP payload over IPv4. */
 #define MAX_SIZE 65507
 /* A number macro as a string. */
@@ -154,8 +197,12 @@
  * mean longer timed drains between the untimed fills.
  */
 #define RCVBUF_WANTED (16 << 20)
-/* At most this many datagrams per fill, to bound the time a fill takes. */
+/*
+ * At most this many datagrams per fill, to bound the time a fill takes;
+ * a sweep's samples are short, and so are its fills.
+ */
 #define MAX_QUEUED 65536
+#define SWEEP_MAX_QUEUED 16384
 /* Datagrams per sendmmsg call while filling: fills are not timed. */
 #define FILL_BATCH 256
 /*
@@ -194,13 +241,35 @@ enum outcome {
 	FAILED, /* the implementation failed; the run stops */
 };
 
+/* Progress on stderr: as suits it (a terminal or a log), every step, none. */
+enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_OFF };
+
 struct options {
-	const char *config;
+	const char *config; /* --config; NULL: OPENSSL_CONF, else the module located */
 	size_t size;
 	size_t batch;
 	double seconds;
 	int json;
 	int mixed;
+	int sweep;
+	size_t sizes[MAX_LIST], nsizes;	    /* --sweep: in increasing order */
+	size_t batches[MAX_LIST], nbatches; /* --sweep: in increasing order */
+	const char *plot;		    /* --plot FILE, or NULL */
+	enum progress_mode progress;
+};
+
+/*
+ * Where the module came from: a configuration file that activates it, or
+ * the file the tool found and loaded by path.
+ */
+struct provenance {
+	OSSL_LIB_CTX *libctx;
+	OSSL_PROVIDER *prov;
+	char path[PATH_MAX];	/* the module file, as the module reports it */
+	const char *config;	/* the configuration file loaded, or NULL */
+	const char *config_by;	/* "--config" or "OPENSSL_CONF", or NULL */
+	enum dgb_where where;	/* DGB_WHERE_NONE: the configuration activated it */
+	char how[PATH_MAX + 96]; /* the same in words, for the reports */
 };
 
 /* The module's counters. */
@@ -212,7 +281,7 @@ struct module_counts {
 
 /* What one implementation did on one path over the whole run. */
 struct tally {
-	double rate[ROUNDS];   /* datagrams per second, per round */
+	double rate[ROUNDS];   /* datagrams per second, per round (b->rounds of them) */
 	uint64_t datagrams;    /* moved (received: delivered), warm-up included */
 	uint64_t transient;    /* calls that moved nothing and were repeated */
 	uint64_t syscalls;     /* the raw receive rows' system calls */
@@ -231,8 +300,10 @@ struct rx_sock {
 
 struct bench {
 	struct options o;
-	OSSL_LIB_CTX *libctx;
+	const struct provenance *src; /* shared by a sweep's points */
 	OSSL_PROVIDER *prov;
+	int rounds;		/* ROUNDS, or SWEEP_ROUNDS */
+	size_t max_queued;	/* MAX_QUEUED, or SWEEP_MAX_QUEUED */
 	int tx_fd;	/* sends, and fills the receive rows' sockets */
 	int sink_fd;	/* the send path's destination, not read while timed */
 	struct sockaddr_in sink_addr;
@@ -303,12 +374,147 @@ struct bench {
 typedef enum outcome (*batch_fn)(struct bench *b, enum dir d, size_t n, size_t *done);
 
 static const char *progname = "dgrambatch";
+
+/* --- progress on stderr -------------------------------------------------- */
+
+/*
+ * On a terminal, one status line rewritten in place, from a second into
+ * the run; elsewhere (a CI log, a file) a plain line after AUTO_FIRST
+ * seconds and then every AUTO_EVERY, so that a short run prints none and a
+ * long one a few; with --progress, a plain line at every step.
+ */
+#define TTY_FIRST 1.0
+#define TTY_EVERY 0.1
+#define AUTO_FIRST 5.0
+#define AUTO_EVERY 10.0
+
+/*
+ * The progress of the run, one per process as progname is: the messages
+ * below take a status line off the terminal before they print.
+ */
+static struct {
+	enum progress_mode mode;
+	int tty;	     /* stderr is a terminal: one line, rewritten */
+	int showing;	     /* a status line is on the terminal now */
+	int printed;	     /* plain lines printed */
+	double start, last;  /* when the run began; when progress was last shown */
+	size_t done, total;  /* samples taken, samples the run takes */
+	char point[96];	     /* a sweep's point, "" in a single run */
+} progress;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail on Linux; a zero would show in the rates. */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_clear(void)
+{
+	if (progress.showing)
+		fputs("\r\033[K", stderr);
+	progress.showing = 0;
+}
+
+static void progress_begin(enum progress_mode mode)
+{
+	memset(&progress, 0, sizeof(progress));
+	progress.mode = mode;
+	progress.tty = mode == PROGRESS_AUTO && isatty(STDERR_FILENO);
+	progress.start = progress.last = now();
+}
+
+/* Progress, and the module line before it: never when --quiet. */
+static int progress_wanted(void)
+{
+	return progress.mode != PROGRESS_OFF;
+}
+
+/*
+ * A sample of row `impl` on path `path` is about to start, in round
+ * `round` of `rounds` (a negative round: the warm-up).
+ */
+static void progress_step(const char *path, int round, int rounds, const char *impl)
+{
+	double t = now(), elapsed = t - progress.start, share;
+	char line[256], left[48] = "";
+	int n;
+
+	if (progress.mode == PROGRESS_OFF)
+		return;
+	if (progress.tty ? elapsed < TTY_FIRST || t - progress.last < TTY_EVERY
+			 : progress.mode == PROGRESS_AUTO &&
+				   (elapsed < AUTO_FIRST ||
+				    (progress.printed > 0 && t - progress.last < AUTO_EVERY)))
+		return;
+	progress.last = t;
+	if (progress.done > 0 && progress.done < progress.total && elapsed >= 2) {
+		double rest = elapsed * (double)(progress.total - progress.done) /
+			      (double)progress.done;
+
+		if (rest >= 1)
+			snprintf(left, sizeof(left), ", about %.0f s left", rest);
+		else
+			snprintf(left, sizeof(left), ", almost done");
+	}
+	share = progress.total > 0 ? (double)progress.done / (double)progress.total : 0;
+	n = snprintf(line, sizeof(line), "%s: bench: %3.0f%% after %.0f s%s: %s%s%s ", progname,
+		     100 * share, elapsed, left, progress.point,
+		     progress.point[0] != '\0' ? ", " : "", path);
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		if (round < 0)
+			snprintf(line + n, sizeof(line) - (size_t)n, "warm-up, %s", impl);
+		else
+			snprintf(line + n, sizeof(line) - (size_t)n, "round %d/%d, %s", round + 1,
+				 rounds, impl);
+	}
+	if (progress.tty) {
+		struct winsize ws;
+
+		/* A line that wraps cannot be rewritten in place. */
+		if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+		    ws.ws_col <= sizeof(line))
+			line[ws.ws_col - 1] = '\0';
+		fprintf(stderr, "\r\033[K%s", line);
+		progress.showing = 1;
+	} else {
+		fprintf(stderr, "%s\n", line);
+		progress.printed++;
+	}
+	fflush(stderr);
+}
+
+static void progress_end(void)
+{
+	progress_clear();
+	if (progress.printed > 0)
+		fprintf(stderr, "%s: bench: done after %.0f s\n", progname, now() - progress.start);
+}
+
+/* A message on stderr, after taking any status line off the terminal. */
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void complain(const char *fmt, ...)
+{
+	va_list ap;
+
+	progress_clear();
+	fprintf(stderr, "%s: bench: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 /* --- arguments ----------------------------------------------------------- */
 
 static int usage_error(const char *why)
 {
 	if (why != NULL)
-		fprintf(stderr, "%s: bench: %s\n", progname, why);
+		complain("%s", why);
 	fprintf(stderr, "usage: %s " DGB_BENCH_SYNOPSIS "\n", progname);
 	return 2;
 }
@@ -329,6 +535,43 @@ static int parse_whole(const char *arg, unsigned long min, unsigned long max, si
 	return 1;
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A comma-separated list of whole numbers in [min, max], at most MAX_LIST
+ * of them, each once, into v in increasing order.
+ */
+static int parse_list(const char *arg, unsigned long min, unsigned long max, size_t *v,
+		      size_t *n)
+{
+	*n = 0;
+	for (const char *p = arg;; p++) {
+		char item[24];
+		size_t len = strcspn(p, ",");
+
+		if (len == 0 || len >= sizeof(item) || *n == MAX_LIST)
+			return 0;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (!parse_whole(item, min, max, &v[*n]))
+			return 0;
+		for (size_t k = 0; k < *n; k++)
+			if (v[k] == v[*n])
+				return 0;
+		++*n;
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	qsort(v, *n, sizeof(v[0]), cmp_size);
+	return 1;
+}
+
 /* A plain decimal number of seconds in [MIN_SECONDS, MAX_SECONDS]. */
 static int parse_seconds(const char *arg, double *out)
 {
@@ -346,15 +589,32 @@ static int parse_seconds(const char *arg, double *out)
 	return 1;
 }
 
-/* Returns 0 or the usage error's exit status. */
+static int takes_value(const char *opt)
+{
+	static const char *const with_value[] = { "--config", "--size",    "--batch", "--seconds",
+						  "--sizes",  "--batches", "--plot" };
+
+	for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+		if (strcmp(opt, with_value[k]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Returns 0 or the usage error's exit status.  Where the module comes from
+ * (--config, else OPENSSL_CONF, else located) is decided when it is loaded.
+ */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	o->config = getenv("OPENSSL_CONF");
+	int single = 0, grid = 0, seconds = 0;
+
+	memset(o, 0, sizeof(*o));
 	o->size = DEFAULT_SIZE;
 	o->batch = DEFAULT_BATCH;
 	o->seconds = DEFAULT_SECONDS;
-	o->json = 0;
-	o->mixed = 0;
+	o->progress = PROGRESS_AUTO;
+	(void)parse_list(SWEEP_SIZES, 1, MAX_SIZE, o->sizes, &o->nsizes);
+	(void)parse_list(SWEEP_BATCHES, 1, DGB_MAX_MSGS, o->batches, &o->nbatches);
 
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -364,50 +624,69 @@ static int parse_options(int argc, char **argv, struct options *o)
 			continue;
 		}
 		if (strcmp(opt, "--mixed") == 0) {
-			o->mixed = 1;
+			o->mixed = single = 1;
 			continue;
 		}
-		if (strcmp(opt, "--config") != 0 && strcmp(opt, "--size") != 0 &&
-		    strcmp(opt, "--batch") != 0 && strcmp(opt, "--seconds") != 0)
+		if (strcmp(opt, "--sweep") == 0) {
+			o->sweep = 1;
+			continue;
+		}
+		if (strcmp(opt, "--progress") == 0 || strcmp(opt, "--quiet") == 0) {
+			o->progress = opt[2] == 'p' ? PROGRESS_ALWAYS : PROGRESS_OFF;
+			continue;
+		}
+		if (!takes_value(opt))
 			return usage_error(NULL);
 		if (val == NULL)
 			return usage_error("an option lacks its value");
 		i++;
 		if (strcmp(opt, "--config") == 0)
 			o->config = val;
+		else if (strcmp(opt, "--plot") == 0 && *val == '\0')
+			return usage_error("--plot takes a file name");
+		else if (strcmp(opt, "--plot") == 0)
+			o->plot = val;
 		else if (strcmp(opt, "--size") == 0 && !parse_whole(val, 1, MAX_SIZE, &o->size))
 			return usage_error("--size takes 1..65507");
 		else if (strcmp(opt, "--batch") == 0 && !parse_whole(val, 1, DGB_MAX_MSGS, &o->batch))
 			return usage_error("--batch takes 1.." STR(DGB_MAX_MSGS));
+		else if (strcmp(opt, "--sizes") == 0 &&
+			 !parse_list(val, 1, MAX_SIZE, o->sizes, &o->nsizes))
+			return usage_error("--sizes takes a comma-separated list of distinct "
+					   "sizes, each 1..65507, at most " STR(MAX_LIST));
+		else if (strcmp(opt, "--batches") == 0 &&
+			 !parse_list(val, 1, DGB_MAX_MSGS, o->batches, &o->nbatches))
+			return usage_error("--batches takes a comma-separated list of distinct "
+					   "batch sizes, each 1.." STR(DGB_MAX_MSGS) ", at most "
+					   STR(MAX_LIST));
 		else if (strcmp(opt, "--seconds") == 0 && !parse_seconds(val, &o->seconds))
 			return usage_error("--seconds takes a decimal number from 0.01 to 60");
+		single |= strcmp(opt, "--size") == 0 || strcmp(opt, "--batch") == 0;
+		grid |= strcmp(opt, "--sizes") == 0 || strcmp(opt, "--batches") == 0 ||
+			strcmp(opt, "--plot") == 0;
+		seconds |= strcmp(opt, "--seconds") == 0;
 	}
-	if (o->config == NULL)
-		return usage_error("give --config FILE or set OPENSSL_CONF");
+	if (o->sweep && single)
+		return usage_error("--sweep measures --sizes by --batches: "
+				   "--size, --batch and --mixed are for a single run");
+	if (!o->sweep && grid)
+		return usage_error("--sizes, --batches and --plot go with --sweep");
+	if (o->sweep && !seconds)
+		o->seconds = SWEEP_SECONDS;
 	return 0;
 }
 
 /* --- small helpers ------------------------------------------------------- */
 
-static double now(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail on Linux; a zero would show in the rates. */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int sys_failed(const char *what)
 {
-	fprintf(stderr, "%s: bench: %s: %s\n", progname, what, strerror(errno));
+	complain("%s: %s", what, strerror(errno));
 	return 0;
 }
 
 static int ssl_failed(const char *what)
 {
-	fprintf(stderr, "%s: bench: %s\n", progname, what);
+	complain("%s", what);
 	ERR_print_errors_fp(stderr);
 	return 0;
 }
@@ -428,10 +707,14 @@ static int is_recv(enum dir d)
 /*
  * The GSO rows are about sending, the GRO rows about receiving batches;
  * raw-gro only has trains to take on recv-gso, and the read path compares
- * the two BIOs' BIO_read.
+ * the two BIOs' BIO_read.  A sweep measures the batched calls of the
+ * module and of OpenSSL against the raw ceilings, on send and recv only.
  */
-static int on_path(enum impl i, enum dir d)
+static int on_path(const struct bench *b, enum impl i, enum dir d)
 {
+	if (b->o.sweep)
+		return (d == SEND && (i == PLUGIN || i == OPENSSL || i == RAW || i == RAW_GSO)) ||
+		       (d == RECV && (i == PLUGIN || i == OPENSSL || i == RAW));
 	switch (d) {
 	case SEND:
 		return i != PLUGIN_NOGRO && i != RAW_GRO;
@@ -454,7 +737,7 @@ static int available(const struct bench *b, enum impl i, enum dir d)
 /* Rows that run on path d. */
 static int runs(const struct bench *b, enum impl i, enum dir d)
 {
-	return on_path(i, d) && available(b, i, d);
+	return on_path(b, i, d) && available(b, i, d);
 }
 
 /* The module's rows: the module's counters must account for them. */
@@ -472,7 +755,7 @@ static void set_unavailable(struct bench *b, enum impl i, enum dir d, const char
 	for (int k = 0; k < NIMPL; k++) {
 		va_list ap;
 
-		if ((i != NIMPL && k != (int)i) || !on_path((enum impl)k, d) ||
+		if ((i != NIMPL && k != (int)i) || !on_path(b, (enum impl)k, d) ||
 		    !available(b, (enum impl)k, d))
 			continue;
 		va_start(ap, fmt);
@@ -483,7 +766,7 @@ static void set_unavailable(struct bench *b, enum impl i, enum dir d, const char
 
 static int impl_failed(const struct bench *b, enum impl i, enum dir d)
 {
-	fprintf(stderr, "%s: bench: %s %s (%s) failed\n", progname, impl_key[i], dir_key[d],
+	complain("%s %s (%s) failed", impl_key[i], dir_key[d],
 		b->call[i][d]);
 	ERR_print_errors_fp(stderr);
 	return 0;
@@ -499,19 +782,126 @@ static int pick_dgrambatch(OSSL_PROVIDER *prov, void *arg)
 	return 0;
 }
 
-/* The config file goes into a library context of its own, as with demo. */
-static int load_module(struct bench *b)
+/*
+ * Load the configuration file into pv's library context, as OpenSSL would
+ * load it for an application; pv->prov is then the dgrambatch provider if
+ * the file activates it.
+ */
+static int load_config(struct provenance *pv, const char *file, const char *by)
 {
-	b->libctx = OSSL_LIB_CTX_new();
-	if (b->libctx == NULL || !OSSL_LIB_CTX_load_config(b->libctx, b->o.config))
-		return ssl_failed("cannot load the OpenSSL config file");
-	OSSL_PROVIDER_do_all(b->libctx, pick_dgrambatch, &b->prov);
-	if (b->prov == NULL) {
-		fprintf(stderr, "%s: bench: %s does not activate the %s provider\n", progname,
-			b->o.config, DGB_PROVIDER_NAME);
+	if (!OSSL_LIB_CTX_load_config(pv->libctx, file)) {
+		complain("cannot load the OpenSSL config file %s (%s)", file, by);
+		ERR_print_errors_fp(stderr);
 		return 0;
 	}
+	OSSL_PROVIDER_do_all(pv->libctx, pick_dgrambatch, &pv->prov);
+	if (pv->prov != NULL) {
+		pv->config = file;
+		pv->config_by = by;
+	}
 	return 1;
+}
+
+static const char *where_key(enum dgb_where w)
+{
+	switch (w) {
+	case DGB_WHERE_BUILD_TREE:
+		return "build_tree";
+	case DGB_WHERE_OPENSSL_MODULES:
+		return "openssl_modules";
+	case DGB_WHERE_INSTALLED:
+		return "installed";
+	case DGB_WHERE_LIBCRYPTO:
+		return "libcrypto";
+	case DGB_WHERE_NONE:
+		break;
+	}
+	return "config";
+}
+
+/*
+ * The module, in a library context of its own, from:
+ *
+ *  1. --config FILE, which must activate it: the user asked for that
+ *     configuration (its gso, gro and max_batch) to be measured, and
+ *     measuring another module instead would mislead;
+ *  2. else OPENSSL_CONF, when that activates it: as any OpenSSL program
+ *     would, with the settings it gives the module;
+ *  3. else the file dgb_locate_module() finds (the build tree this program
+ *     runs from, OPENSSL_MODULES, the installed modules directory,
+ *     libcrypto's), loaded by path after OPENSSL_CONF if that is set (it
+ *     is often set for other reasons, make check's pinned file for one,
+ *     and the rest of it still holds).  OSSL_PROVIDER_try_load keeps
+ *     OpenSSL's default provider as a fallback for anything that needs it.
+ */
+static int load_module(struct provenance *pv, const char *config)
+{
+	const char *env = getenv("OPENSSL_CONF"), *path = NULL;
+	OSSL_PARAM p[] = { OSSL_PARAM_utf8_ptr(DGB_PARAM_MODULE_PATH, (char **)&path, 0),
+			   OSSL_PARAM_END };
+	char found[PATH_MAX];
+
+	pv->libctx = OSSL_LIB_CTX_new();
+	if (pv->libctx == NULL)
+		return ssl_failed("cannot make a library context");
+	if (config != NULL) {
+		if (!load_config(pv, config, "--config"))
+			return 0;
+		if (pv->prov == NULL) {
+			complain("%s does not activate the %s provider", config, DGB_PROVIDER_NAME);
+			return 0;
+		}
+	} else if (env != NULL && *env != '\0' && !load_config(pv, env, "OPENSSL_CONF")) {
+		return 0;
+	}
+	if (pv->prov == NULL) {
+		pv->where = dgb_locate_module(found, sizeof(found));
+		if (pv->where == DGB_WHERE_NONE) {
+			const char *mods = getenv("OPENSSL_MODULES");
+
+			complain("cannot find %s.so: it is not in a build tree this program "
+				 "runs from, in OPENSSL_MODULES (%s), in %s (where make install "
+				 "puts it) or in libcrypto's modules directory (%s); give --config "
+				 "FILE",
+				 DGB_PROVIDER_NAME, mods != NULL ? mods : "not set",
+				 DGB_MODULESDIR_EXPANDED, OPENSSL_info(OPENSSL_INFO_MODULES_DIR));
+			return 0;
+		}
+		/* OpenSSL would take a relative path as relative to its modules directory. */
+		if (realpath(found, pv->path) == NULL)
+			return sys_failed(found);
+		pv->prov = OSSL_PROVIDER_try_load(pv->libctx, pv->path, 1);
+		if (pv->prov == NULL) {
+			complain("cannot load %s (found in %s)", pv->path,
+				 dgb_where_name(pv->where));
+			ERR_print_errors_fp(stderr);
+			return 0;
+		}
+	}
+	/* The file the module was loaded from, in its own words where it says. */
+	if (OSSL_PROVIDER_get_params(pv->prov, p) && OSSL_PARAM_modified(&p[0]) &&
+	    path != NULL && *path != '\0' && strlen(path) < sizeof(pv->path))
+		memcpy(pv->path, path, strlen(path) + 1);
+	else if (pv->path[0] == '\0')
+		snprintf(pv->path, sizeof(pv->path), "-");
+	ERR_clear_error();
+	if (pv->config != NULL)
+		snprintf(pv->how, sizeof(pv->how), "activated by %s%s%s", pv->config_by,
+			 strcmp(pv->config_by, "--config") == 0 ? " " : "=", pv->config);
+	else if (env != NULL && *env != '\0')
+		snprintf(pv->how, sizeof(pv->how), "%s; OPENSSL_CONF=%s does not activate it",
+			 dgb_where_name(pv->where), env);
+	else
+		snprintf(pv->how, sizeof(pv->how), "%s", dgb_where_name(pv->where));
+	return 1;
+}
+
+static void unload_module(struct provenance *pv)
+{
+	/* The located module was loaded by us; a configured one belongs to the context. */
+	if (pv->where != DGB_WHERE_NONE && pv->prov != NULL)
+		OSSL_PROVIDER_unload(pv->prov);
+	OSSL_LIB_CTX_free(pv->libctx);
 }
 
 /*
@@ -637,7 +1027,7 @@ static int open_sockets(struct bench *b)
 		for (int i = 0; i < NIMPL; i++) {
 			struct rx_sock *s = &b->rx[i][d];
 
-			if (!on_path((enum impl)i, (enum dir)d))
+			if (!on_path(b, (enum impl)i, (enum dir)d))
 				continue;
 			s->fd = loopback_socket(&s->addr);
 			if (s->fd < 0 || !grow_rcvbuf(b, s->fd))
@@ -701,35 +1091,35 @@ static int make_bios(struct bench *b)
 	const BIO_METHOD *module = DGB_provider_bio_method(b->prov);
 
 	if (module == NULL) {
-		fprintf(stderr, "%s: bench: the provider hands out no BIO method\n", progname);
+		complain("the provider hands out no BIO method");
 		return 0;
 	}
 	b->bio[PLUGIN][SEND] = bio_on(module, b->tx_fd, b->sink_peer);
-	b->bio[PLUGIN_NOGSO][SEND] = bio_on(module, b->tx_fd, b->sink_peer);
+	if (on_path(b, PLUGIN_NOGSO, SEND))
+		b->bio[PLUGIN_NOGSO][SEND] = bio_on(module, b->tx_fd, b->sink_peer);
 	b->bio[OPENSSL][SEND] = bio_on(BIO_s_datagram(), b->tx_fd, b->sink_peer);
-	if (b->bio[PLUGIN][SEND] == NULL || b->bio[PLUGIN_NOGSO][SEND] == NULL ||
-	    b->bio[OPENSSL][SEND] == NULL)
+	if (b->bio[PLUGIN][SEND] == NULL || b->bio[OPENSSL][SEND] == NULL ||
+	    (on_path(b, PLUGIN_NOGSO, SEND) && b->bio[PLUGIN_NOGSO][SEND] == NULL))
 		return ssl_failed("cannot make the datagram BIOs");
 	for (int d = FIRST_RECV; d < NDIR; d++)
 		for (int i = 0; i < NIMPL; i++) {
 			const BIO_METHOD *m = is_module((enum impl)i) ? module
 				: i == OPENSSL ? BIO_s_datagram() : NULL;
 
-			if (m == NULL || !on_path((enum impl)i, (enum dir)d))
+			if (m == NULL || !on_path(b, (enum impl)i, (enum dir)d))
 				continue;
 			b->bio[i][d] = bio_on(m, b->rx[i][d].fd, NULL);
 			if (b->bio[i][d] == NULL)
 				return ssl_failed("cannot make the datagram BIOs");
 			if (DGB_is_dgrambatch(b->bio[i][d]) != is_module((enum impl)i)) {
-				fprintf(stderr, "%s: bench: the BIOs are not what they should be\n",
-					progname);
+				complain("the BIOs are not what they should be");
 				return 0;
 			}
 		}
 	if (!DGB_is_dgrambatch(b->bio[PLUGIN][SEND]) ||
-	    !DGB_is_dgrambatch(b->bio[PLUGIN_NOGSO][SEND]) ||
+	    (on_path(b, PLUGIN_NOGSO, SEND) && !DGB_is_dgrambatch(b->bio[PLUGIN_NOGSO][SEND])) ||
 	    DGB_is_dgrambatch(b->bio[OPENSSL][SEND])) {
-		fprintf(stderr, "%s: bench: the BIOs are not what they should be\n", progname);
+		complain("the BIOs are not what they should be");
 		return 0;
 	}
 	return 1;
@@ -749,7 +1139,9 @@ static void set_module_gso(struct bench *b)
 #endif
 #ifdef DGB_CTRL_SET_GSO
 	b->gso_before = DGB_get_gso(b->bio[PLUGIN][SEND]) == 1;
-	if (DGB_set_gso(b->bio[PLUGIN_NOGSO][SEND], 0) != 1 ||
+	if (!on_path(b, PLUGIN_NOGSO, SEND))
+		; /* a sweep has no gso-off row */
+	else if (DGB_set_gso(b->bio[PLUGIN_NOGSO][SEND], 0) != 1 ||
 	    DGB_get_gso(b->bio[PLUGIN_NOGSO][SEND]) != 0)
 		set_unavailable(b, PLUGIN_NOGSO, SEND,
 				"the module does not answer DGB_set_gso(b, 0) (it predates GSO)");
@@ -781,6 +1173,8 @@ static void set_module_gro(struct bench *b)
 	for (int d = RECV; d <= RECV_GSO; d++) {
 		size_t done = 0;
 
+		if (!on_path(b, PLUGIN, (enum dir)d))
+			continue;
 		for (size_t i = 0; i < b->o.batch; i++)
 			b->rx_msg[i].data_len = b->o.size;
 		(void)DGB_recvmmsg(b->bio[PLUGIN][d], b->rx_msg, sizeof(DGB_MSG), b->o.batch, 0,
@@ -788,7 +1182,9 @@ static void set_module_gro(struct bench *b)
 		ERR_clear_error();
 #ifdef DGB_CTRL_SET_GRO
 		b->gro_on[d] = DGB_get_gro(b->bio[PLUGIN][d]) == 1;
-		if (DGB_set_gro(b->bio[PLUGIN_NOGRO][d], 0) != 1 ||
+		if (!on_path(b, PLUGIN_NOGRO, (enum dir)d))
+			; /* a sweep has no gro-off row */
+		else if (DGB_set_gro(b->bio[PLUGIN_NOGRO][d], 0) != 1 ||
 		    DGB_get_gro(b->bio[PLUGIN_NOGRO][d]) != 0)
 			set_unavailable(b, PLUGIN_NOGRO, (enum dir)d,
 					"the module does not answer DGB_set_gro(b, 0) "
@@ -806,7 +1202,7 @@ static void set_raw_gro(struct bench *b)
 {
 	int one = 1;
 
-	if (!on_path(RAW_GRO, RECV_GSO) || !available(b, RAW_GRO, RECV_GSO))
+	if (!on_path(b, RAW_GRO, RECV_GSO) || !available(b, RAW_GRO, RECV_GSO))
 		return;
 	if (setsockopt(b->rx[RAW_GRO][RECV_GSO].fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0)
 		set_unavailable(b, RAW_GRO, RECV_GSO, "the kernel refuses UDP_GRO (%s)",
@@ -863,7 +1259,7 @@ static int alloc_batches(struct bench *b)
 	    b->rx_mh == NULL || b->tx_iov == NULL || b->rx_iov == NULL || b->rx_name == NULL ||
 	    b->gso_mh == NULL || b->gso_ctl == NULL || b->gso_segs == NULL ||
 	    b->gso_bytes == NULL || b->train_data == NULL || b->gro_data == NULL) {
-		fprintf(stderr, "%s: bench: out of memory\n", progname);
+		complain("out of memory");
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1088,7 +1484,7 @@ static int set_up(struct bench *b)
 	b->native[RECV] = dgb_native_mmsg_(0);
 	if (b->native[SEND] == NULL || b->native[RECV] == NULL)
 		b->native[SEND] = b->native[RECV] = NULL;
-	if (!load_module(b) || !open_sockets(b))
+	if (!open_sockets(b))
 		return 0;
 	read_route_mtu(b);
 	if (!make_addr(&b->sink_peer, &b->sink_addr))
@@ -1137,7 +1533,6 @@ static void tear_down(struct bench *b)
 		close(b->tx_fd);
 	if (b->sink_fd >= 0)
 		close(b->sink_fd);
-	OSSL_LIB_CTX_free(b->libctx);
 }
 
 /* --- one batched call per implementation and path ------------------------ */
@@ -1173,14 +1568,13 @@ static enum outcome classify_sys(int err)
 {
 	if (transient_errno(err))
 		return AGAIN;
-	fprintf(stderr, "%s: bench: %s\n", progname, err != 0 ? strerror(err) : "nothing sent");
+	complain("%s", err != 0 ? strerror(err) : "nothing sent");
 	return FAILED;
 }
 
 static enum outcome wrong_length(const char *what, size_t i, size_t len, size_t want)
 {
-	fprintf(stderr, "%s: bench: %s %zu of the batch moved %zu bytes, not %zu\n", progname,
-		what, i, len, want);
+	complain("%s %zu of the batch moved %zu bytes, not %zu", what, i, len, want);
 	return FAILED;
 }
 
@@ -1372,7 +1766,7 @@ static enum outcome raw_gso_send(struct bench *b, enum dir d, size_t n, size_t *
 
 	(void)d;
 	if (n != b->o.batch) {
-		fprintf(stderr, "%s: bench: raw-gso sends whole batches only\n", progname);
+		complain("raw-gso sends whole batches only");
 		return FAILED;
 	}
 	if (b->gso_n == 1) {
@@ -1631,7 +2025,7 @@ static int try_trains(struct bench *b)
 {
 	size_t got, trains;
 
-	if (!available(b, RAW, RECV_GSO))
+	if (!runs(b, RAW, RECV_GSO))
 		return 1;
 	b->train_iov[0].iov_len = b->train_min * b->o.size;
 	b->train_mh[0].msg_hdr.msg_name = &b->rx[RAW][RECV_GSO].addr;
@@ -1646,8 +2040,7 @@ static int try_trains(struct bench *b)
 	if (!count_queue(b, b->rx[RAW][RECV_GSO].fd, &got, &trains))
 		return 0;
 	if (got != b->train_min) {
-		fprintf(stderr, "%s: bench: a train of %zu datagrams arrived as %zu\n", progname,
-			b->train_min, got);
+		complain("a train of %zu datagrams arrived as %zu", b->train_min, got);
 		return 0;
 	}
 	return 1;
@@ -1674,8 +2067,8 @@ static int measure_queue(struct bench *b, enum dir d)
 		b->queued[READ] = b->queued[RECV];
 		return 1;
 	}
-	if (offer > 2 * MAX_QUEUED)
-		offer = 2 * MAX_QUEUED;
+	if (offer > 2 * b->max_queued)
+		offer = 2 * b->max_queued;
 	for (size_t k = 0; k < sizeof(measured) / sizeof(measured[0]); k++) {
 		enum impl i = measured[k];
 		size_t held, trains;
@@ -1691,11 +2084,11 @@ static int measure_queue(struct bench *b, enum dir d)
 	if (!any)
 		return 1;
 	b->queued[d] = least - least / 4;
-	if (b->queued[d] > MAX_QUEUED)
-		b->queued[d] = MAX_QUEUED;
+	if (b->queued[d] > b->max_queued)
+		b->queued[d] = b->max_queued;
 	if (b->queued[d] == 0) {
-		fprintf(stderr, "%s: bench: %s: the receive buffer holds no %zu-byte datagram\n",
-			progname, dir_key[d], b->o.size);
+		complain("%s: the receive buffer holds no %zu-byte datagram",
+			dir_key[d], b->o.size);
 		return 0;
 	}
 	return 1;
@@ -1749,18 +2142,18 @@ static int drain_queue(struct bench *b, enum impl i, enum dir d, double *busy, s
 			return 1;
 		}
 		if (stalled_too_long(&stalled)) {
-			fprintf(stderr,
-				"%s: bench: %s %s: the socket is readable, but %zu of %zu datagrams "
-				"do not come\n",
-				progname, impl_key[i], dir_key[d], want - *got, want);
+			complain(
+				"%s %s: the socket is readable, but %zu of %zu datagrams "
+				"do not come",
+				impl_key[i], dir_key[d], want - *got, want);
 			return 0;
 		}
 		t0 = now();
 	}
 	*busy += now() - t0;
 	if (*got > want) {
-		fprintf(stderr, "%s: bench: %s %s: %zu datagrams delivered, %zu were queued\n",
-			progname, impl_key[i], dir_key[d], *got, want);
+		complain("%s %s: %zu datagrams delivered, %zu were queued",
+			impl_key[i], dir_key[d], *got, want);
 		return 0;
 	}
 	return 1;
@@ -1865,8 +2258,7 @@ static int send_sample(struct bench *b, enum impl i, double seconds, double *rat
 		elapsed = now() - start;
 	} while (elapsed < seconds);
 	if (sent == 0) {
-		fprintf(stderr, "%s: bench: %s send moved nothing in %.2f s\n", progname,
-			impl_key[i], elapsed);
+		complain("%s send moved nothing in %.2f s", impl_key[i], elapsed);
 		return 0;
 	}
 	t->datagrams += sent;
@@ -1900,12 +2292,12 @@ static int recv_sample(struct bench *b, enum impl i, enum dir d, double seconds,
 	} while (now() - start < seconds);
 	t->datagrams += got;
 	if (got == 0) {
-		fprintf(stderr, "%s: bench: %s %s delivered nothing\n", progname, impl_key[i],
+		complain("%s %s delivered nothing", impl_key[i],
 			dir_key[d]);
 		return 0;
 	}
 	if (!(busy > 0)) {
-		fprintf(stderr, "%s: bench: the clock did not move\n", progname);
+		complain("the clock did not move");
 		return 0;
 	}
 	*rate = (double)got / busy;
@@ -1947,8 +2339,10 @@ static int run_round(struct bench *b, enum dir first, enum dir last, double seco
 
 			if (!runs(b, (enum impl)i, (enum dir)d))
 				continue;
+			progress_step(dir_key[d], round, b->rounds, impl_key[i]);
 			if (!sample(b, (enum impl)i, (enum dir)d, seconds, &rate))
 				return 0;
+			progress.done++;
 			if (round >= 0)
 				b->tally[i][d].rate[round] = rate;
 		}
@@ -1967,7 +2361,7 @@ static int run_paths(struct bench *b, enum dir first, enum dir last)
 {
 	if (!run_round(b, first, last, warmup_seconds[first], -1))
 		return 0;
-	for (int r = 0; r < ROUNDS; r++)
+	for (int r = 0; r < b->rounds; r++)
 		if (!run_round(b, first, last, b->o.seconds, r))
 			return 0;
 	return 1;
@@ -1991,10 +2385,10 @@ static int counts_agree(const struct bench *b)
 
 			if (!runs(b, (enum impl)i, (enum dir)d) || (got == want && other == 0))
 				continue;
-			fprintf(stderr,
-				"%s: bench: the module counted %" PRIu64 " datagrams %s and "
-				"%" PRIu64 " %s while the %s %s row moved %" PRIu64 " through %s\n",
-				progname, got, d == SEND ? "sent" : "received", other,
+			complain(
+				"the module counted %" PRIu64 " datagrams %s and "
+				"%" PRIu64 " %s while the %s %s row moved %" PRIu64 " through %s",
+				got, d == SEND ? "sent" : "received", other,
 				d == SEND ? "received" : "sent", impl_key[i], dir_key[d],
 				t->datagrams, is_module((enum impl)i) ? "it" : "something else");
 			ok = 0;
@@ -2021,7 +2415,8 @@ static int run(struct bench *b)
 #endif
 #ifdef DGB_CTRL_GET_GRO
 	for (int d = RECV; d <= RECV_GSO; d++)
-		b->gro_after[d] = DGB_get_gro(b->bio[PLUGIN][d]) == 1;
+		b->gro_after[d] = on_path(b, PLUGIN, (enum dir)d) &&
+				  DGB_get_gro(b->bio[PLUGIN][d]) == 1;
 	ERR_clear_error();
 #endif
 	return read_counts(b, &b->after) && counts_agree(b);
@@ -2036,25 +2431,26 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double median(const double *v)
+/* The median of the first n (1..ROUNDS) rates. */
+static double median(const double *v, int n)
 {
 	double s[ROUNDS];
 
-	memcpy(s, v, sizeof(s));
-	qsort(s, ROUNDS, sizeof(s[0]), cmp_double);
-	return ROUNDS % 2 ? s[ROUNDS / 2] : (s[ROUNDS / 2 - 1] + s[ROUNDS / 2]) / 2;
+	memcpy(s, v, (size_t)n * sizeof(s[0]));
+	qsort(s, (size_t)n, sizeof(s[0]), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /* (max - min) / median: how much the rounds disagreed. */
-static double spread(const double *v)
+static double spread(const double *v, int n)
 {
 	double lo = v[0], hi = v[0];
 
-	for (int r = 1; r < ROUNDS; r++) {
+	for (int r = 1; r < n; r++) {
 		lo = v[r] < lo ? v[r] : lo;
 		hi = v[r] > hi ? v[r] : hi;
 	}
-	return (hi - lo) / median(v);
+	return (hi - lo) / median(v, n);
 }
 
 /* Payload bytes per datagram on path d (a mean with --mixed). */
@@ -2073,7 +2469,8 @@ static double ratio(const struct bench *b, enum dir d, enum impl over)
 {
 	if (!runs(b, over, d) || !runs(b, PLUGIN, d))
 		return 0;
-	return median(b->tally[PLUGIN][d].rate) / median(b->tally[over][d].rate);
+	return median(b->tally[PLUGIN][d].rate, b->rounds) /
+	       median(b->tally[over][d].rate, b->rounds);
 }
 
 /* What a row lost: on receive, datagrams filled and not delivered. */
@@ -2224,9 +2621,10 @@ static void print_text(const struct bench *b)
 		       MIXED_SMALL);
 	printf("OpenSSL %s (built with %s)\n", OpenSSL_version(OPENSSL_VERSION_STRING),
 	       OPENSSL_VERSION_TEXT);
+	printf("module: %s (%s)\n", b->src->path, b->src->how);
 	printf("median of %d rounds of %.2f s per implementation, interleaved: the send rows, "
 	       "then all receive rows\n",
-	       ROUNDS, b->o.seconds);
+	       b->rounds, b->o.seconds);
 	printf("module GSO: gso = %s; the plugin row's BIO %s", b->gso_setting,
 	       b->gso_before ? "uses it" : "does not use it");
 	if (!b->gso_before)
@@ -2272,9 +2670,9 @@ static void print_text(const struct bench *b)
 	for (int d = 0; d < NDIR; d++) {
 		for (int i = 0; i < NIMPL; i++) {
 			const struct tally *tl = &b->tally[i][d];
-			double m = median(tl->rate);
+			double m = median(tl->rate, b->rounds);
 
-			if (!on_path((enum impl)i, (enum dir)d))
+			if (!on_path(b, (enum impl)i, (enum dir)d))
 				continue;
 			if (!available(b, (enum impl)i, (enum dir)d)) {
 				printf("%-8s  %-14s  %-48s unavailable: %s\n", dir_key[d],
@@ -2284,7 +2682,8 @@ static void print_text(const struct bench *b)
 			printf("%-8s  %-14s  %-48s %13.0f %9.3f %6.1f%% %10" PRIu64 " %8" PRIu64
 			       "\n",
 			       dir_key[d], impl_key[i], b->call[i][d], m, gbits(b, (enum dir)d, m),
-			       100 * spread(tl->rate), tl->transient, lost(tl, (enum dir)d));
+			       100 * spread(tl->rate, b->rounds), tl->transient,
+			       lost(tl, (enum dir)d));
 		}
 	}
 	printf("\n%-8s  %14s  %10s  %14s  %14s\n", "path", "plugin/openssl", "plugin/raw",
@@ -2350,6 +2749,29 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+/* A JSON string, or null. */
+static void json_string_or_null(const char *s)
+{
+	if (s != NULL)
+		json_string(s);
+	else
+		fputs("null", stdout);
+}
+
+/* Where the module came from, as "provider": { ... } and a comma. */
+static void json_provenance(const struct provenance *pv)
+{
+	printf("  \"provider\": { \"module_path\": ");
+	json_string(pv->path);
+	printf(", \"origin\": \"%s\", \"origin_text\": ", where_key(pv->where));
+	json_string(pv->how);
+	printf(", \"config\": ");
+	json_string_or_null(pv->config);
+	printf(", \"config_from\": ");
+	json_string_or_null(pv->config_by);
+	printf(" },\n");
+}
+
 /* A ratio, or null when a row did not run. */
 static void json_ratio(const char *key, double r, const char *after)
 {
@@ -2362,7 +2784,7 @@ static void json_ratio(const char *key, double r, const char *after)
 static void json_impl(const struct bench *b, enum impl i, enum dir d)
 {
 	const struct tally *t = &b->tally[i][d];
-	double m = median(t->rate);
+	double m = median(t->rate, b->rounds);
 
 	printf("    \"%s\": { \"call\": ", impl_json[i]);
 	json_string(b->call[i][d]);
@@ -2374,8 +2796,8 @@ static void json_impl(const struct bench *b, enum impl i, enum dir d)
 	}
 	printf(", \"datagrams_per_second\": %.0f, \"gbit_per_second\": %.4f, "
 	       "\"spread\": %.4f, \"transient\": %" PRIu64 ", \"samples\": [",
-	       m, gbits(b, d, m), spread(t->rate), t->transient);
-	for (int r = 0; r < ROUNDS; r++)
+	       m, gbits(b, d, m), spread(t->rate, b->rounds), t->transient);
+	for (int r = 0; r < b->rounds; r++)
 		printf("%s%.0f", r ? ", " : "", t->rate[r]);
 	printf("], \"datagrams\": %" PRIu64, t->datagrams);
 	if (is_module(i)) {
@@ -2419,7 +2841,7 @@ static void json_ratios(const struct bench *b, enum dir d)
 	for (int k = 0; k < 4; k++) {
 		char key[64];
 
-		if (!on_path(over[k], d))
+		if (!on_path(b, over[k], d))
 			continue;
 		snprintf(key, sizeof(key), "plugin_over_%s", impl_json[over[k]]);
 		printf("%s", first ? "" : ", ");
@@ -2441,10 +2863,11 @@ static void print_json(const struct bench *b)
 	printf(", \"runtime\": ");
 	json_string(OpenSSL_version(OPENSSL_VERSION));
 	printf(", \"bio_sendmmsg\": %s },\n", b->native[SEND] != NULL ? "true" : "false");
+	json_provenance(b->src);
 	printf("  \"size\": %zu, \"batch\": %zu, \"mixed\": %s, \"send_bytes_per_datagram\": %.1f,"
 	       " \"seconds\": %.3f, \"rounds\": %d,\n",
 	       b->o.size, b->o.batch, b->o.mixed ? "true" : "false", bytes_per_datagram(b, SEND),
-	       b->o.seconds, ROUNDS);
+	       b->o.seconds, b->rounds);
 	printf("  \"rcvbuf\": %d, \"rcvbuf_forced\": %s, \"queued\": %zu, \"queued_gso\": %zu,"
 	       " \"queued_read\": %zu, \"trains\": { \"min\": %zu, \"max\": %zu },\n",
 	       b->rcvbuf, b->rcvbuf_forced ? "true" : "false", b->queued[RECV],
@@ -2465,7 +2888,7 @@ static void print_json(const struct bench *b)
 	for (int d = 0; d < NDIR; d++) {
 		printf("  \"%s\": {\n", dir_json[d]);
 		for (int i = 0; i < NIMPL; i++)
-			if (on_path((enum impl)i, (enum dir)d))
+			if (on_path(b, (enum impl)i, (enum dir)d))
 				json_impl(b, (enum impl)i, (enum dir)d);
 		json_ratios(b, (enum dir)d);
 		printf("  },\n");
@@ -2502,34 +2925,868 @@ static void print_json(const struct bench *b)
 	       b->after.rx_truncated - b->before.rx_truncated);
 }
 
+/* --- the sweep ----------------------------------------------------------- */
+
+/* The paths a sweep measures, in the order of its reports. */
+static const enum dir sweep_dir[] = { SEND, RECV };
+#define SWEEP_NDIR 2
+
+/* What one row did at one point of a sweep. */
+struct cell {
+	enum { CELL_FAILED, CELL_MEASURED, CELL_UNAVAILABLE } state;
+	double rate, spread; /* median datagrams per second; (max - min) / median */
+	uint64_t lost, transient;
+	char call[64];
+	char why[160]; /* unavailable: why */
+};
+
+struct point {
+	size_t size, batch;
+	int ok;		     /* the point's run completed */
+	int route_fragments; /* the route to 127.0.0.1 was below the datagrams' size */
+	int gso_on, gro_on;  /* the plugin rows' BIOs used GSO, GRO */
+	struct cell cell[NIMPL][SWEEP_NDIR];
+};
+
+struct sweep {
+	struct point *pt;
+	size_t n;
+	int native;		  /* the running libcrypto has BIO_sendmmsg */
+	size_t gso_points, gro_points; /* points where the plugin rows used GSO, GRO */
+	char gso_setting[16], gro_setting[16];
+	int sink_counted;	  /* every point could count its sink's drops */
+	uint64_t send_lost, recv_lost;
+	int failed;		  /* points that did not complete */
+};
+
+static void bench_init(struct bench *b, const struct options *o, const struct provenance *src)
+{
+	memset(b, 0, sizeof(*b));
+	b->o = *o;
+	b->src = src;
+	b->prov = src->prov;
+	b->rounds = o->sweep ? SWEEP_ROUNDS : ROUNDS;
+	b->max_queued = o->sweep ? SWEEP_MAX_QUEUED : MAX_QUEUED;
+	b->tx_fd = b->sink_fd = -1;
+	for (int i = 0; i < NIMPL; i++)
+		for (int d = 0; d < NDIR; d++)
+			b->rx[i][d].fd = -1;
+}
+
+/* The samples a run takes: a warm-up and every round, for each row that runs. */
+static size_t samples(const struct bench *b, int (*counts)(const struct bench *, enum impl,
+							     enum dir))
+{
+	size_t n = 0;
+
+	for (int d = 0; d < NDIR; d++)
+		for (int i = 0; i < NIMPL; i++)
+			n += counts(b, (enum impl)i, (enum dir)d) ? (size_t)b->rounds + 1 : 0;
+	return n;
+}
+
+/* Measure one point with a bench of its own, and keep what each row did. */
+static void sweep_point(const struct bench *proto, struct sweep *sw, struct point *pt)
+{
+	struct bench *b = malloc(sizeof(*b));
+
+	if (b == NULL) {
+		complain("out of memory");
+		sw->failed++;
+		return;
+	}
+	bench_init(b, &proto->o, proto->src);
+	b->o.size = pt->size;
+	b->o.batch = pt->batch;
+	pt->ok = set_up(b) && run(b);
+	sw->failed += !pt->ok;
+	pt->route_fragments = route_too_small(b);
+	pt->gso_on = b->gso_before;
+	pt->gro_on = b->gro_on[RECV];
+	sw->gso_points += pt->ok && pt->gso_on;
+	sw->gro_points += pt->ok && pt->gro_on;
+	if (pt == &sw->pt[0]) {
+		sw->native = b->native[SEND] != NULL;
+		snprintf(sw->gso_setting, sizeof(sw->gso_setting), "%s", b->gso_setting);
+		snprintf(sw->gro_setting, sizeof(sw->gro_setting), "%s", b->gro_setting);
+		sw->sink_counted = 1;
+	}
+	if (pt->ok && !b->sink_counted)
+		sw->sink_counted = 0;
+	for (int k = 0; k < SWEEP_NDIR; k++) {
+		enum dir d = sweep_dir[k];
+
+		for (int i = 0; i < NIMPL; i++) {
+			const struct tally *t = &b->tally[i][d];
+			struct cell *c = &pt->cell[i][k];
+
+			if (!on_path(b, (enum impl)i, d))
+				continue;
+			snprintf(c->call, sizeof(c->call), "%s", b->call[i][d]);
+			if (!available(b, (enum impl)i, d)) {
+				c->state = CELL_UNAVAILABLE;
+				snprintf(c->why, sizeof(c->why), "%s", b->unavailable[i][d]);
+			} else if (pt->ok) {
+				c->state = CELL_MEASURED;
+				c->rate = median(t->rate, b->rounds);
+				c->spread = spread(t->rate, b->rounds);
+				c->lost = lost(t, d);
+				c->transient = t->transient;
+				if (d == SEND)
+					sw->send_lost += c->lost;
+				else
+					sw->recv_lost += c->lost;
+			}
+		}
+	}
+	tear_down(b);
+	free(b);
+}
+
+static int sweep_runs(const struct point *pt, enum impl i, int k)
+{
+	return pt->cell[i][k].state == CELL_MEASURED;
+}
+
+/* plugin over `over` at a point, 0 when either did not run. */
+static double sweep_ratio(const struct point *pt, int k, enum impl over)
+{
+	if (!sweep_runs(pt, PLUGIN, k) || !sweep_runs(pt, over, k))
+		return 0;
+	return pt->cell[PLUGIN][k].rate / pt->cell[over][k].rate;
+}
+
+static double sweep_gbits(const struct point *pt, double rate)
+{
+	return rate * (double)pt->size * 8 / 1e9;
+}
+
+static void print_list(const size_t *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		printf("%s%zu", k ? "," : "", v[k]);
+}
+
+/* What the sweep's rows call, in general (each point's calls are in the JSON). */
+static void print_sweep_rows(const struct sweep *sw)
+{
+	printf("rows: plugin   the dgrambatch module's BIO: %s\n",
+	       sw->native ? "DGB_sendmmsg/DGB_recvmmsg = BIO_sendmmsg/BIO_recvmmsg"
+			  : "DGB_sendmmsg/DGB_recvmmsg through the module's own control");
+	printf("      openssl  OpenSSL's BIO_s_datagram: %s\n",
+	       sw->native ? "BIO_sendmmsg/BIO_recvmmsg"
+			  : "one BIO_write/BIO_read per datagram (no BIO_sendmmsg before 3.2)");
+	printf("      raw      the ceiling without the BIOs: sendmmsg(2)/recvmmsg(2) on the "
+	       "socket\n");
+	printf("      raw-gso  (send) the ceiling with segmentation: the batch in UDP_SEGMENT "
+	       "sends of up to 64 datagrams\n");
+}
+
+/* A table of plugin/`over` by payload size (rows) and batch size (columns). */
+static void print_sweep_matrix(const struct bench *proto, const struct sweep *sw, int k,
+			       enum impl over)
+{
+	const struct options *o = &proto->o;
+
+	printf("\n%s: plugin/%s in datagrams per second (rows: payload bytes, columns: batch)\n",
+	       dir_key[sweep_dir[k]], impl_key[over]);
+	printf("%6s", "bytes");
+	for (size_t j = 0; j < o->nbatches; j++)
+		printf(" %7zu", o->batches[j]);
+	printf("\n");
+	for (size_t s = 0; s < o->nsizes; s++) {
+		printf("%6zu", o->sizes[s]);
+		for (size_t j = 0; j < o->nbatches; j++) {
+			double r = sweep_ratio(&sw->pt[s * o->nbatches + j], k, over);
+
+			if (r > 0)
+				printf(" %7.2f", r);
+			else
+				printf(" %7s", "-");
+		}
+		printf("\n");
+	}
+}
+
+static void print_sweep_text(const struct bench *proto, const struct sweep *sw)
+{
+	const struct options *o = &proto->o;
+	int fragments = 0;
+
+	printf("dgrambatch bench --sweep: payload sizes ");
+	print_list(o->sizes, o->nsizes);
+	printf(" bytes by batches of ");
+	print_list(o->batches, o->nbatches);
+	printf(" on 127.0.0.1\n");
+	printf("OpenSSL %s (built with %s)\n", OpenSSL_version(OPENSSL_VERSION_STRING),
+	       OPENSSL_VERSION_TEXT);
+	printf("module: %s (%s)\n", proto->src->path, proto->src->how);
+	printf("at each point: median of %d rounds of %.2f s per row, after a warm-up; the send "
+	       "rows, then the recv rows\n",
+	       SWEEP_ROUNDS, o->seconds);
+	printf("module GSO: gso = %s, on in the send plugin row's BIO at %zu of %zu points (it "
+	       "segments runs of 2 datagrams or more);\nmodule GRO: gro = %s, turned on by the "
+	       "recv plugin row's BIO at %zu of %zu points (by a receive of 2 or more)\n",
+	       sw->gso_setting, sw->gso_points, sw->n, sw->gro_setting, sw->gro_points, sw->n);
+	printf("send: batches to a socket not read while timed (the rates are the sender's); "
+	       "recv: datagrams sent one by one,\n      drained in batches from a full queue "
+	       "(the rates are the receiver's); see dgrambatch(1)\n");
+	print_sweep_rows(sw);
+	for (size_t p = 0; p < sw->n; p++)
+		fragments |= sw->pt[p].route_fragments;
+	if (fragments)
+		printf("WARNING: the route to 127.0.0.1 has a small cached path MTU (ip route get "
+		       "127.0.0.1): larger datagrams\n         were fragmented and segmented sends "
+		       "refused, so those figures are not loopback's own\n");
+	printf("\n%-5s %6s %6s  %-8s %13s %9s %7s %8s\n", "path", "bytes", "batch", "impl",
+	       "datagrams/s", "Gbit/s", "spread", "lost");
+	for (int k = 0; k < SWEEP_NDIR; k++)
+		for (size_t p = 0; p < sw->n; p++) {
+			const struct point *pt = &sw->pt[p];
+
+			for (int i = 0; i < NIMPL; i++) {
+				const struct cell *c = &pt->cell[i][k];
+
+				if (!on_path(proto, (enum impl)i, sweep_dir[k]))
+					continue;
+				printf("%-5s %6zu %6zu  %-8s ", dir_key[sweep_dir[k]], pt->size,
+				       pt->batch, impl_key[i]);
+				if (c->state == CELL_MEASURED)
+					printf("%13.0f %9.3f %6.1f%% %8" PRIu64 "\n", c->rate,
+					       sweep_gbits(pt, c->rate), 100 * c->spread, c->lost);
+				else if (c->state == CELL_UNAVAILABLE)
+					printf("unavailable: %s\n", c->why);
+				else
+					printf("FAILED (see the messages above)\n");
+			}
+		}
+	for (int k = 0; k < SWEEP_NDIR; k++)
+		print_sweep_matrix(proto, sw, k, OPENSSL);
+	printf("\nspread: (highest - lowest) / median of the rounds; lost: send, datagrams neither "
+	       "read nor dropped at the sink%s;\nrecv, datagrams filled and never delivered. "
+	       "In all: %" PRIu64 " lost on send, %" PRIu64 " on recv%s\n",
+	       sw->sink_counted ? "" : " (not counted here: no SO_MEMINFO)", sw->send_lost,
+	       sw->recv_lost,
+	       sw->send_lost + sw->recv_lost > 0 ? " (those rows' rates are off)" : "");
+	if (sw->failed > 0)
+		printf("%d of %zu points FAILED\n", sw->failed, sw->n);
+}
+
+static void json_cell(const struct point *pt, const struct cell *c, enum impl i)
+{
+	printf("\"%s\": { \"call\": ", impl_json[i]);
+	json_string(c->call);
+	if (c->state == CELL_UNAVAILABLE) {
+		printf(", \"unavailable\": ");
+		json_string(c->why);
+	} else if (c->state == CELL_FAILED) {
+		printf(", \"failed\": true");
+	} else {
+		printf(", \"datagrams_per_second\": %.0f, \"gbit_per_second\": %.4f, "
+		       "\"spread\": %.4f, \"transient\": %" PRIu64 ", \"lost\": %" PRIu64,
+		       c->rate, sweep_gbits(pt, c->rate), c->spread, c->transient, c->lost);
+	}
+	printf(" }");
+}
+
+static void print_sweep_json(const struct bench *proto, const struct sweep *sw)
+{
+	const struct options *o = &proto->o;
+
+	printf("{\n  \"sweep\": true,\n  \"openssl\": { \"build\": ");
+	json_string(OPENSSL_VERSION_TEXT);
+	printf(", \"runtime\": ");
+	json_string(OpenSSL_version(OPENSSL_VERSION));
+	printf(", \"bio_sendmmsg\": %s },\n", sw->native ? "true" : "false");
+	json_provenance(proto->src);
+	printf("  \"sizes\": [");
+	for (size_t k = 0; k < o->nsizes; k++)
+		printf("%s%zu", k ? ", " : "", o->sizes[k]);
+	printf("], \"batches\": [");
+	for (size_t k = 0; k < o->nbatches; k++)
+		printf("%s%zu", k ? ", " : "", o->batches[k]);
+	printf("], \"seconds\": %.3f, \"rounds\": %d,\n", o->seconds, SWEEP_ROUNDS);
+	printf("  \"gso\": { \"setting\": ");
+	json_string(sw->gso_setting);
+	printf(", \"points_in_use\": %zu }, \"gro\": { \"setting\": ", sw->gso_points);
+	json_string(sw->gro_setting);
+	printf(", \"points_in_use\": %zu },\n", sw->gro_points);
+	printf("  \"sink_counted\": %s, \"send_lost\": %" PRIu64 ", \"recv_lost\": %" PRIu64
+	       ", \"failed_points\": %d,\n  \"points\": [",
+	       sw->sink_counted ? "true" : "false", sw->send_lost, sw->recv_lost, sw->failed);
+	for (size_t p = 0; p < sw->n; p++) {
+		const struct point *pt = &sw->pt[p];
+
+		printf("%s\n    { \"size\": %zu, \"batch\": %zu, \"ok\": %s, "
+		       "\"route_fragments\": %s, \"gso\": %s, \"gro\": %s",
+		       p ? "," : "", pt->size, pt->batch, pt->ok ? "true" : "false",
+		       pt->route_fragments ? "true" : "false", pt->gso_on ? "true" : "false",
+		       pt->gro_on ? "true" : "false");
+		for (int k = 0; k < SWEEP_NDIR; k++) {
+			printf(",\n      \"%s\": { ", dir_json[sweep_dir[k]]);
+			for (int i = 0; i < NIMPL; i++) {
+				if (!on_path(proto, (enum impl)i, sweep_dir[k]))
+					continue;
+				json_cell(pt, &pt->cell[i][k], (enum impl)i);
+				printf(",\n        ");
+			}
+			json_ratio("plugin_over_openssl", sweep_ratio(pt, k, OPENSSL), ", ");
+			json_ratio("plugin_over_raw", sweep_ratio(pt, k, RAW), " }");
+		}
+		printf(" }");
+	}
+	printf("\n  ]\n}\n");
+}
+
+/* --- the sweep's plot ---------------------------------------------------- */
+
+/*
+ * gnuplot, run as a program of its own: DGRAMBATCH_GNUPLOT when set, else
+ * the first gnuplot in PATH.  NULL when there is none; *why says what was
+ * looked for.
+ */
+static const char *find_gnuplot(char *buf, size_t size, const char **why)
+{
+	const char *env = getenv("DGRAMBATCH_GNUPLOT"), *path = getenv("PATH");
+	struct stat st;
+
+	if (env != NULL && *env != '\0') {
+		*why = "DGRAMBATCH_GNUPLOT names no program";
+		return access(env, X_OK) == 0 && stat(env, &st) == 0 && S_ISREG(st.st_mode) ? env
+											  : NULL;
+	}
+	*why = "gnuplot is not installed (apt-get install gnuplot-nox)";
+	for (const char *p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0';) {
+		size_t len = strcspn(p, ":");
+		int n = snprintf(buf, size, "%.*s/gnuplot", (int)len, len > 0 ? p : ".");
+
+		if (n > 0 && (size_t)n < size && access(buf, X_OK) == 0 && stat(buf, &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			return buf;
+		p += len;
+		p += *p == ':';
+	}
+	return NULL;
+}
+
+/* The directory --plot writes into must be there: found out before the sweep, not after. */
+static int plot_dir_writable(const char *file)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(file, '/');
+	size_t len = slash == NULL ? 1 : slash == file ? 1 : (size_t)(slash - file);
+
+	if (len >= sizeof(dir)) {
+		complain("--plot %s: the name is too long", file);
+		return 0;
+	}
+	memcpy(dir, slash == NULL ? "." : file, len);
+	dir[len] = '\0';
+	if (access(dir, W_OK) != 0) {
+		complain("--plot %s: cannot write into %s: %s", file, dir, strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+/* Index of value in v[0..n), or the last (the largest) when it is not there. */
+static size_t pick(const size_t *v, size_t n, size_t value)
+{
+	for (size_t k = 0; k < n; k++)
+		if (v[k] == value)
+			return k;
+	return n - 1;
+}
+
+/* A file of the plot's, in the temporary directory; NULL after saying why. */
+static FILE *plot_file(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		complain("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+static int plot_close(FILE *f)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) != 0 || bad) {
+		complain("cannot write the plot's data: %s", strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+/* A value of the plot's data, "?" (missing) where the row did not run. */
+static void plot_value(FILE *f, int runs, double v)
+{
+	if (runs)
+		fprintf(f, " %.6g", v);
+	else
+		fprintf(f, " ?");
+}
+
+/* The rows a sweep plots on path k, and their names in the legend. */
+static const enum impl plot_rows[] = { PLUGIN, OPENSSL, RAW, RAW_GSO };
+#define PLOT_NROWS 4
+
+static const char *plot_name(const struct sweep *sw, enum impl i, int k)
+{
+	switch (i) {
+	case PLUGIN:
+		if (k == 0)
+			return sw->gso_points > 0 ? "dgrambatch module (UDP GSO on)"
+						  : "dgrambatch module";
+		return sw->gro_points > 0 ? "dgrambatch module (UDP GRO on)" : "dgrambatch module";
+	case OPENSSL:
+		return k == 0 ? (sw->native ? "OpenSSL BIO_s_datagram (BIO_sendmmsg)"
+					    : "OpenSSL BIO_s_datagram (BIO_write loop)")
+			      : (sw->native ? "OpenSSL BIO_s_datagram (BIO_recvmmsg)"
+					    : "OpenSSL BIO_s_datagram (BIO_read loop)");
+	case RAW:
+		return k == 0 ? "raw sendmmsg ceiling" : "raw recvmmsg ceiling";
+	case RAW_GSO:
+		return "raw sendmmsg + UDP_SEGMENT (GSO) ceiling";
+	default:
+		return impl_key[i];
+	}
+}
+
+/* Each row's colour and line, the same in every panel. */
+static const char *const plot_style[NIMPL] = {
+	[PLUGIN] = "lc rgb '#1f5fb4' lw 3 pt 7 ps 1.2",
+	[OPENSSL] = "lc rgb '#c8321e' lw 2 pt 5 ps 1.1",
+	[RAW] = "lc rgb '#555555' lw 2 dt 2 pt 6",
+	[RAW_GSO] = "lc rgb '#2a9a3a' lw 2 dt 4 pt 8",
+};
+
+/*
+ * The data files: on each path, throughput by batch size at one payload
+ * size (millions of datagrams per second), by payload size at one batch
+ * size (Gbit/s), and the module over OpenSSL by batch size for every
+ * payload size.
+ */
+static int write_plot_data(const struct bench *proto, const struct sweep *sw, const char *dir,
+			   size_t ps, size_t pb)
+{
+	const struct options *o = &proto->o;
+	static const char *const name[SWEEP_NDIR][3] = {
+		{ "send-batch.dat", "send-size.dat", "send-ratio.dat" },
+		{ "recv-batch.dat", "recv-size.dat", "recv-ratio.dat" },
+	};
+
+	for (int k = 0; k < SWEEP_NDIR; k++) {
+		FILE *f[3];
+
+		for (int n = 0; n < 3; n++) {
+			f[n] = plot_file(dir, name[k][n]);
+			if (f[n] == NULL) {
+				while (n-- > 0)
+					fclose(f[n]);
+				return 0;
+			}
+		}
+		for (size_t j = 0; j < o->nbatches; j++) {
+			const struct point *pt = &sw->pt[ps * o->nbatches + j];
+
+			fprintf(f[0], "%zu", o->batches[j]);
+			for (int r = 0; r < PLOT_NROWS; r++)
+				plot_value(f[0], sweep_runs(pt, plot_rows[r], k),
+					   pt->cell[plot_rows[r]][k].rate / 1e6);
+			fprintf(f[0], "\n");
+			fprintf(f[2], "%zu", o->batches[j]);
+			for (size_t s = 0; s < o->nsizes; s++) {
+				double r = sweep_ratio(&sw->pt[s * o->nbatches + j], k, OPENSSL);
+
+				plot_value(f[2], r > 0, r);
+			}
+			fprintf(f[2], "\n");
+		}
+		for (size_t s = 0; s < o->nsizes; s++) {
+			const struct point *pt = &sw->pt[s * o->nbatches + pb];
+
+			fprintf(f[1], "%zu", o->sizes[s]);
+			for (int r = 0; r < PLOT_NROWS; r++)
+				plot_value(f[1], sweep_runs(pt, plot_rows[r], k),
+					   sweep_gbits(pt, pt->cell[plot_rows[r]][k].rate));
+			fprintf(f[1], "\n");
+		}
+		for (int n = 0; n < 3; n++)
+			if (!plot_close(f[n]))
+				return 0;
+	}
+	return 1;
+}
+
+/* gnuplot's tics at exactly the values measured. */
+static void plot_tics(FILE *f, const char *axis, const size_t *v, size_t n)
+{
+	fprintf(f, "set %s (", axis);
+	for (size_t k = 0; k < n; k++)
+		fprintf(f, "%s'%zu' %zu", k ? ", " : "", v[k], v[k]);
+	fprintf(f, ")\n");
+}
+
+/* One panel's curves: the rows that run on path k, from file, columns 2 on. */
+static void plot_rows_cmd(FILE *f, const struct bench *proto, const struct sweep *sw, int k,
+			  const char *file)
+{
+	int col = 2, first = 1;
+
+	fprintf(f, "plot ");
+	for (int r = 0; r < PLOT_NROWS; r++, col++) {
+		if (!on_path(proto, plot_rows[r], sweep_dir[k]))
+			continue;
+		fprintf(f, "%s'%s' using 1:%d with linespoints title '%s' %s",
+			first ? "" : ", \\\n     ", file, col, plot_name(sw, plot_rows[r], k),
+			plot_style[plot_rows[r]]);
+		first = 0;
+	}
+	fprintf(f, "\n");
+}
+
+/* The highest rate (datagrams per second) plotted by batch size on path k. */
+static double plot_top(const struct bench *proto, const struct sweep *sw, int k, size_t ps)
+{
+	const struct options *o = &proto->o;
+	double top = 0;
+
+	for (size_t j = 0; j < o->nbatches; j++)
+		for (int r = 0; r < PLOT_NROWS; r++) {
+			const struct point *pt = &sw->pt[ps * o->nbatches + j];
+
+			if (sweep_runs(pt, plot_rows[r], k) && pt->cell[plot_rows[r]][k].rate > top)
+				top = pt->cell[plot_rows[r]][k].rate;
+		}
+	return top;
+}
+
+/*
+ * The script: two rows of three panels, send above, receive below; in each
+ * row, throughput by batch size (at one payload size, with Gbit/s on the
+ * right-hand axis), by payload size (at one batch size), and the module
+ * over OpenSSL by batch size, a curve per payload size.  The legends go
+ * under the panels, where they hide no curve, in bottom margins of one
+ * height so that the panels of a row line up.  Single-quoted strings in
+ * gnuplot take no escapes but '' for a quote, and noenhanced keeps the
+ * underscores of UDP_SEGMENT and BIO_s_datagram as they are.
+ */
+static int write_plot_script(const struct bench *proto, const struct sweep *sw, const char *dir,
+			     size_t ps, size_t pb)
+{
+	static const char *const title[SWEEP_NDIR] = { "Send", "Receive" };
+	static const char *const prefix[SWEEP_NDIR] = { "send", "recv" };
+	const struct options *o = &proto->o;
+	size_t size = o->sizes[ps], batch = o->batches[pb];
+	/* Millions of datagrams per second to Gbit/s of payload, at `size` bytes. */
+	double to_gbits = (double)size * 8 / 1000;
+	/* The legend of the ratio panels: a row per three payload sizes, "as fast" first. */
+	size_t ratio_rows = (o->nsizes + 1 + 2) / 3;
+	int bmargin = 5 + (int)(ratio_rows > PLOT_NROWS ? ratio_rows : PLOT_NROWS);
+	FILE *f = plot_file(dir, "plot.gp");
+
+	if (f == NULL)
+		return 0;
+	fprintf(f, "# dgrambatch bench --sweep: the plot's script, written by the tool\n"
+		   "set datafile missing '?'\n"
+		   "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+		   "    set terminal pngcairo noenhanced size 1800,1300 font ',11'\n"
+		   "} else {\n"
+		   "    set terminal png noenhanced size 1800,1300\n"
+		   "}\n"
+		   "set output 'plot.png'\n");
+	fprintf(f,
+		"set multiplot layout 2,3 title 'dgrambatch %s bench --sweep on 127.0.0.1 with "
+		"OpenSSL %s: median of %d rounds of %.2f s at each point; higher is better' "
+		"font ',15'\n",
+		PACKAGE_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), SWEEP_ROUNDS, o->seconds);
+	fprintf(f, "set grid\nset key below left Left reverse samplen 3\nset bmargin %d\n"
+		   "set ytics nomirror\nset offsets graph 0.03, graph 0.03, 0, 0\n",
+		bmargin);
+	for (int k = 0; k < SWEEP_NDIR; k++) {
+		char file[32];
+		const char *call = k == 0 ? "send" : "receive";
+		double top;
+
+		fprintf(f, "\n# %s: by batch size, %zu-byte datagrams\n", title[k], size);
+		fprintf(f, "set title '%s: %zu-byte datagrams, by batch size'\n", title[k], size);
+		fprintf(f, "set logscale x 2\n");
+		plot_tics(f, "xtics", o->batches, o->nbatches);
+		fprintf(f, "set xlabel 'datagrams per %s call (batch size)'\n", call);
+		fprintf(f, "set ylabel 'million datagrams per second'\n");
+		/*
+		 * Both ranges set here: y2 tics of their own, not y's scaled, and
+		 * the two axes agree at every height.
+		 */
+		top = plot_top(proto, sw, k, ps) / 1e6 * 1.08;
+		if (!(top > 0))
+			top = 1;
+		fprintf(f, "set yrange [0:%.6g]\nset y2range [0:%.6g]\n", top, top * to_gbits);
+		fprintf(f, "set y2label 'Gbit/s of payload'\nset y2tics\n");
+		snprintf(file, sizeof(file), "%s-batch.dat", prefix[k]);
+		plot_rows_cmd(f, proto, sw, k, file);
+		fprintf(f, "unset y2tics\nunset y2label\nset yrange [0:*]\n");
+
+		fprintf(f, "\n# %s: by payload size, batches of %zu\n", title[k], batch);
+		fprintf(f, "set title '%s: batches of %zu, by payload size'\n", title[k], batch);
+		if (o->sizes[o->nsizes - 1] >= 30 * o->sizes[0])
+			fprintf(f, "set logscale x 10\n");
+		else
+			fprintf(f, "unset logscale x\n");
+		plot_tics(f, "xtics", o->sizes, o->nsizes);
+		fprintf(f, "set xlabel 'payload bytes per datagram'\n");
+		fprintf(f, "set ylabel 'Gbit/s of payload'\n");
+		snprintf(file, sizeof(file), "%s-size.dat", prefix[k]);
+		plot_rows_cmd(f, proto, sw, k, file);
+
+		fprintf(f, "\n# %s: the module over OpenSSL, a curve per payload size\n", title[k]);
+		fprintf(f, "set title '%s: dgrambatch module / OpenSSL BIO_s_datagram'\n",
+			title[k]);
+		fprintf(f, "set logscale x 2\n");
+		plot_tics(f, "xtics", o->batches, o->nbatches);
+		fprintf(f, "set xlabel 'datagrams per %s call (batch size)'\n", call);
+		fprintf(f, "set ylabel 'times OpenSSL''s datagrams per second'\n");
+		fprintf(f, "set key horizontal maxcols 3\n");
+		fprintf(f, "plot 1 with lines lc rgb '#888888' dt 3 lw 2 "
+			   "title 'as fast as OpenSSL'");
+		for (size_t sz = 0; sz < o->nsizes; sz++)
+			fprintf(f, ", \\\n     '%s-ratio.dat' using 1:%zu with linespoints lw 2 "
+				   "title '%zu-byte datagrams'",
+				prefix[k], sz + 2, o->sizes[sz]);
+		fprintf(f, "\nset key vertical maxcols auto\n");
+	}
+	fprintf(f, "unset multiplot\n");
+	return plot_close(f);
+}
+
+/* gnuplot on the script in dir, with its output on our stderr: stdout is the report's. */
+static int run_gnuplot(const char *gnuplot, const char *dir)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return sys_failed("fork()");
+	if (pid == 0) {
+		if (chdir(dir) == 0 && dup2(STDERR_FILENO, STDOUT_FILENO) >= 0)
+			execl(gnuplot, "gnuplot", "plot.gp", (char *)NULL);
+		fprintf(stderr, "%s: bench: cannot run %s: %s\n", progname, gnuplot,
+			strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return sys_failed("waitpid()");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 1;
+	if (WIFEXITED(status))
+		complain("%s exited with status %d", gnuplot, WEXITSTATUS(status));
+	else
+		complain("%s was killed by signal %d", gnuplot,
+			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return 0;
+}
+
+/* Copy from to to: the PNG leaves the temporary directory, whatever file system to is on. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, ok = 0;
+	ssize_t n = 0;
+
+	if (in < 0) {
+		complain("gnuplot wrote no plot (%s: %s)", from, strerror(errno));
+		return 0;
+	}
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (out < 0) {
+		complain("cannot write %s: %s", to, strerror(errno));
+		close(in);
+		return 0;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				goto done;
+			off += w;
+		}
+	}
+	ok = n == 0;
+done:
+	if (!ok)
+		complain("cannot copy the plot to %s: %s", to, strerror(errno));
+	close(in);
+	if (close(out) != 0 && ok) {
+		complain("cannot write %s: %s", to, strerror(errno));
+		ok = 0;
+	}
+	return ok;
+}
+
+/*
+ * Draw the plot: data files and a script into a temporary directory,
+ * gnuplot run there, its PNG copied to --plot's file, the directory
+ * removed.
+ */
+static int draw_plot(const struct bench *proto, const struct sweep *sw, const char *gnuplot)
+{
+	static const char *const files[] = { "send-batch.dat", "send-size.dat", "send-ratio.dat",
+					     "recv-batch.dat", "recv-size.dat", "recv-ratio.dat",
+					     "plot.gp",	       "plot.png" };
+	const struct options *o = &proto->o;
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX], png[PATH_MAX + 16];
+	size_t ps = pick(o->sizes, o->nsizes, PLOT_SIZE), pb = pick(o->batches, o->nbatches,
+								      PLOT_BATCH);
+	int ok;
+
+	if (snprintf(dir, sizeof(dir), "%s/dgrambatch-plot.XXXXXX",
+		     tmp != NULL && *tmp != '\0' ? tmp : "/tmp") >= (int)sizeof(dir) ||
+	    mkdtemp(dir) == NULL)
+		return sys_failed("making a temporary directory for the plot");
+	snprintf(png, sizeof(png), "%s/plot.png", dir);
+	ok = write_plot_data(proto, sw, dir, ps, pb) && write_plot_script(proto, sw, dir, ps, pb) &&
+	     run_gnuplot(gnuplot, dir) && copy_file(png, o->plot);
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		char path[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
+		(void)unlink(path);
+	}
+	if (rmdir(dir) != 0)
+		complain("cannot remove %s: %s", dir, strerror(errno));
+	return ok;
+}
+
+/*
+ * Every point in turn, sizes outer, batches inner; a point that fails is
+ * reported as such and the sweep goes on.  The table (or JSON) is printed,
+ * then the plot drawn; without gnuplot the table still is, and the exit
+ * status is 1.
+ */
+static int sweep_main(const struct bench *proto)
+{
+	const struct options *o = &proto->o;
+	struct sweep sw;
+	char buf[PATH_MAX];
+	const char *gnuplot = NULL, *why = NULL;
+	size_t per_point = samples(proto, on_path);
+	int rc = 0;
+
+	memset(&sw, 0, sizeof(sw));
+	if (o->plot != NULL) {
+		if (!plot_dir_writable(o->plot))
+			return 1;
+		gnuplot = find_gnuplot(buf, sizeof(buf), &why);
+		if (gnuplot == NULL)
+			complain("--plot: %s: the table will be printed, the plot cannot be drawn",
+				 why);
+	}
+	sw.n = o->nsizes * o->nbatches;
+	sw.pt = calloc(sw.n, sizeof(*sw.pt));
+	if (sw.pt == NULL) {
+		complain("out of memory");
+		return 1;
+	}
+	progress.total = per_point * sw.n;
+	for (size_t p = 0; p < sw.n; p++) {
+		struct point *pt = &sw.pt[p];
+
+		pt->size = o->sizes[p / o->nbatches];
+		pt->batch = o->batches[p % o->nbatches];
+		snprintf(progress.point, sizeof(progress.point),
+			 "point %zu/%zu (%zu bytes, batch %zu)", p + 1, sw.n, pt->size, pt->batch);
+		sweep_point(proto, &sw, pt);
+		progress.done = (p + 1) * per_point;
+	}
+	progress_end();
+	if (o->json)
+		print_sweep_json(proto, &sw);
+	else
+		print_sweep_text(proto, &sw);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		sys_failed("writing the report");
+		rc = 1;
+	}
+	if (sw.failed > 0) {
+		complain("%d of %zu points failed", sw.failed, sw.n);
+		rc = 1;
+	}
+	if (o->plot != NULL && gnuplot == NULL) {
+		complain("no plot: %s", why);
+		rc = 1;
+	} else if (o->plot != NULL && !draw_plot(proto, &sw, gnuplot)) {
+		complain("no plot");
+		rc = 1;
+	} else if (o->plot != NULL) {
+		fprintf(stderr, "%s: bench: plot written to %s\n", progname, o->plot);
+	}
+	free(sw.pt);
+	return rc;
+}
+
 /* --- entry --------------------------------------------------------------- */
 
 int dgb_bench_main(const char *name, int argc, char **argv)
 {
-	struct bench b;
+	struct options o;
+	struct provenance pv;
+	struct bench *b = NULL;
 	int rc;
 
 	progname = name;
-	memset(&b, 0, sizeof(b));
-	b.tx_fd = b.sink_fd = -1;
-	for (int i = 0; i < NIMPL; i++)
-		for (int d = 0; d < NDIR; d++)
-			b.rx[i][d].fd = -1;
-	rc = parse_options(argc, argv, &b.o);
+	rc = parse_options(argc, argv, &o);
 	if (rc != 0)
 		return rc;
-	rc = set_up(&b) && run(&b) ? 0 : 1;
-	if (rc == 0) {
-		if (b.o.json)
-			print_json(&b);
-		else
-			print_text(&b);
-		/* A report cut short (a full disk, a closed pipe) is a failure. */
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			sys_failed("writing the report");
-			rc = 1;
-		}
+	memset(&pv, 0, sizeof(pv));
+	progress_begin(o.progress);
+	if (!load_module(&pv, o.config)) {
+		unload_module(&pv);
+		return 1;
 	}
-	tear_down(&b);
+	if (progress_wanted())
+		fprintf(stderr, "%s: bench: module %s (%s)\n", progname, pv.path, pv.how);
+	b = malloc(sizeof(*b));
+	if (b == NULL) {
+		complain("out of memory");
+		unload_module(&pv);
+		return 1;
+	}
+	bench_init(b, &o, &pv);
+	if (o.sweep) {
+		rc = sweep_main(b);
+	} else {
+		rc = set_up(b) ? 0 : 1;
+		progress.total = samples(b, runs);
+		if (rc == 0 && !run(b))
+			rc = 1;
+		progress_end();
+		if (rc == 0) {
+			if (b->o.json)
+				print_json(b);
+			else
+				print_text(b);
+			/* A report cut short (a full disk, a closed pipe) is a failure. */
+			if (fflush(stdout) != 0 || ferror(stdout)) {
+				sys_failed("writing the report");
+				rc = 1;
+			}
+		}
+		tear_down(b);
+	}
+	free(b);
+	unload_module(&pv);
 	return rc;
 }
