@@ -14,6 +14,9 @@
 #   7. and 8. cross: the sanitizer builds of stages 3 and 4 run under the
 #      system OpenSSL 3.0, where the batched calls take the header's
 #      private controls and socket-level fallback.
+#   9. Debian packages: scripts/deb.sh builds them from the make dist
+#      tarball (make check included), runs lintian, installs them, checks
+#      the installed files alone, and purges them.
 # One build serves every libcrypto.so.3; the cross stages hold it to that.
 set -euo pipefail
 
@@ -252,6 +255,11 @@ stage_tsan_on_30() {
 	LD_LIBRARY_PATH=$syslib tsan_check "$dir"
 }
 
+# The Debian packages, built, linted, installed, used and purged.
+stage_deb() {
+	bash "$top/scripts/deb.sh"
+}
+
 run "check and distcheck, system OpenSSL $(pkg-config --modversion libcrypto)" stage_distcheck
 run "check, OpenSSL 3.5" stage_check35
 run "check, OpenSSL 3.5, ASan+UBSan" stage_sanitizers
@@ -260,6 +268,7 @@ run "cross: built on 3.0, run under 3.5" stage_cross_30_on_35
 run "cross: built on 3.5, run under 3.0" stage_cross_35_on_30
 run "cross: ASan+UBSan build, run under 3.0" stage_sanitizers_on_30
 run "cross: TSan build (threads), run under 3.0" stage_tsan_on_30
+run "Debian packages: build, lintian, install, purge" stage_deb
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then
