@@ -17,6 +17,9 @@
 #   9. Debian packages: scripts/deb.sh builds them from the make dist
 #      tarball (make check included), runs lintian, installs them, checks
 #      the installed files alone, and purges them.
+#  10. RPM packages: scripts/rpm.sh builds them with rpmbuild from the
+#      make dist tarball (make check in %check included), runs rpmlint, and
+#      checks each package's files, flags and dependencies.
 # One build serves every libcrypto.so.3; the cross stages hold it to that.
 set -euo pipefail
 
@@ -260,6 +263,11 @@ stage_deb() {
 	bash "$top/scripts/deb.sh"
 }
 
+# The RPM packages (Fedora's layout), built on this Debian host and linted.
+stage_rpm() {
+	bash "$top/scripts/rpm.sh"
+}
+
 run "check and distcheck, system OpenSSL $(pkg-config --modversion libcrypto)" stage_distcheck
 run "check, OpenSSL 3.5" stage_check35
 run "check, OpenSSL 3.5, ASan+UBSan" stage_sanitizers
@@ -269,6 +277,7 @@ run "cross: built on 3.5, run under 3.0" stage_cross_35_on_30
 run "cross: ASan+UBSan build, run under 3.0" stage_sanitizers_on_30
 run "cross: TSan build (threads), run under 3.0" stage_tsan_on_30
 run "Debian packages: build, lintian, install, purge" stage_deb
+run "RPM packages: rpmbuild, rpmlint, file lists" stage_rpm
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then
