@@ -191,7 +191,7 @@ check "--only without a list is a usage error" test $? -eq 2
 if command -v strace >/dev/null && strace -f -c -o /dev/null true 2>/dev/null; then
 	# traced PART: "moved failed", the calls that send or receive, and those that failed
 	traced() {
-		ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 			strace -f -c -U calls,errors,name -e trace=%network -o "$scratch/$1.strace" \
 			"$DGB_TOOL" demo --config "$scratch/openssl.cnf" --count "$count" --size "$size" \
 			--only "$1" >"$scratch/$1.out" 2>&1

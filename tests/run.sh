@@ -29,7 +29,7 @@ tool() {
 		shift
 	done
 	shift
-	env ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+	env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 		${OPENSSL_RUN_LIBDIR:+LD_LIBRARY_PATH=$OPENSSL_RUN_LIBDIR} "${vars[@]}" \
 		timeout -k 5 60 "$@"
 }

@@ -48,7 +48,7 @@ run_openssl() {
 
 _run_openssl() {
 	if [ -n "${SANITIZER_PRELOAD:-}" ]; then
-		LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+		LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 			"$OPENSSL_BIN" "$@"
 	else
 		"$OPENSSL_BIN" "$@"
