@@ -165,9 +165,13 @@ for f in "${debs[@]}"; do
 	echo "$(dpkg-deb -f "$f" Package) ($(dpkg-deb -f "$f" Architecture)):"
 	dpkg-deb -c "$f" | awk '{ print "   ", $1, $3, $6, $7, $8 }'
 done
-# Left over from an earlier run that was stopped: start from nothing.
+# Packages already installed (a stopped run, or the machine's own) are
+# purged only when DGB_DEB_FORCE=1 says so: this stage must not take away
+# an installation it did not make.
 for p in "${packages[@]}"; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv 'not-installed'; then
+		[ "${DGB_DEB_FORCE:-0}" = 1 ] ||
+			fail "$p is installed here already; purge it, or set DGB_DEB_FORCE=1 to let this stage do it"
 		"${apt[@]}" purge -y "${packages[@]}" >"$work/apt.log" 2>&1 ||
 			{ cat "$work/apt.log" >&2; fail "could not purge an earlier install"; }
 		break

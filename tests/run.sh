@@ -65,6 +65,18 @@ check "run --stats: stdout is the program's alone" grep -qx 'shim_user: 40 datag
 tool -- "$DGB_TOOL" run --stats -- true 2>"$scratch/err"
 check "run --stats: a program without a datagram BIO says so" \
 	grep -q 'stats of true\[[0-9]*\] (it never asked for a datagram BIO)' "$scratch/err"
+tool DGRAMBATCH_DISABLE=1 -- "$DGB_TOOL" run --stats "$DGB_SHIM_USER" 3 >/dev/null 2>"$scratch/err"
+check "run --stats, DGRAMBATCH_DISABLE=1: says the shim passed the calls on" \
+	grep -q 'stats of shim_user\[[0-9]*\] (DGRAMBATCH_DISABLE: the shim passed every call on)' "$scratch/err"
+check "run --stats, DGRAMBATCH_DISABLE=1: and counted nothing" \
+	grep -qE '^  sent +0 datagrams' "$scratch/err"
+
+# A child of fork() counts from zero: each process reports what it moved.
+tool -- "$DGB_TOOL" run --stats "$DGB_SHIM_USER" 12 fork >/dev/null 2>"$scratch/err"
+check "run --stats, fork: the program succeeds" test $? -eq 0
+check "run --stats, fork: two blocks, parent and child" test "$(grep -c 'stats of shim_user' "$scratch/err")" -eq 2
+check "run --stats, fork: the parent's 12 datagrams" grep -qE '^  sent +12 datagrams' "$scratch/err"
+check "run --stats, fork: the child's 0, not its parent's" grep -qE '^  sent +0 datagrams' "$scratch/err"
 
 # The exit status and signals are the program's own.
 tool -- "$DGB_TOOL" run sh -c 'exit 7'
@@ -78,9 +90,11 @@ printf '#!/bin/sh\n' >"$scratch/not-executable"
 tool -- "$DGB_TOOL" run "$scratch/not-executable" 2>/dev/null
 check "run: a program that cannot be run exits 126" test $? -eq 126
 tool -- "$DGB_TOOL" run 2>/dev/null
-check "run: no program is a usage error" test $? -eq 2
+check "run: no program is a usage error (125)" test $? -eq 125
 tool -- "$DGB_TOOL" run --bogus true 2>/dev/null
-check "run: an unknown option is a usage error" test $? -eq 2
+check "run: an unknown option is a usage error (125)" test $? -eq 125
+tool -- "$DGB_TOOL" run "$scratch/no-such-program" 2>&-
+check "run: a missing program exits 127 with stderr closed too" test $? -eq 127
 
 # LD_PRELOAD: kept, ahead of the shim; the shim not added twice.
 got=$(tool -- "$DGB_TOOL" run printenv LD_PRELOAD)
@@ -103,12 +117,20 @@ cp "$DGB_PRELOAD" "$scratch/tree/.libs/dgrambatch-preload.so"
 got=$(tool -- "$scratch/tree/tools/dgrambatch" run printenv LD_PRELOAD)
 check "run: a moved build tree finds its own shim" \
 	test "$got" = "$(expect_preload "$base" | sed "s|$DGB_PRELOAD|$scratch/tree/.libs/dgrambatch-preload.so|")"
+# A path LD_PRELOAD would split is refused, not silently skipped.
+mkdir -p "$scratch/with space/tools" "$scratch/with space/.libs"
+cp "$DGB_TOOL" "$scratch/with space/tools/dgrambatch"
+cp "$DGB_PRELOAD" "$scratch/with space/.libs/dgrambatch-preload.so"
+: >"$scratch/with space/config.status"
+tool -- "$scratch/with space/tools/dgrambatch" run true 2>"$scratch/err"
+check "run: a shim path with a space is refused (125)" test $? -eq 125
+check "run: ... saying why" grep -q 'has a space or a colon' "$scratch/err"
 rm "$scratch/tree/config.status"
 got=$(tool -- "$scratch/tree/tools/dgrambatch" run printenv LD_PRELOAD 2>"$scratch/err")
 rc=$?
 case $got in
 *"$scratch"*) not_ok "run: a directory without config.status is not a build tree (got $got)" ;;
-*) if [ $rc -eq 1 ]; then
+*) if [ $rc -eq 125 ]; then
 	check "run: outside a build tree, without an installed shim, says where it looked" \
 		grep -q 'preload shim is neither in this build tree nor at /' "$scratch/err"
    else

@@ -5,7 +5,9 @@
  * shim answers, and checks each one arrived once, in order, intact.
  * tests/run.sh runs it through `dgrambatch run`.
  *
- *   shim_user [COUNT]   exit 0 when all COUNT (default 20) arrived
+ *   shim_user [COUNT [fork]]   exit 0 when all COUNT (default 20) arrived;
+ *                              with "fork", a child is forked afterwards
+ *                              and exits at once (what does it count?)
  *
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -73,6 +76,18 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("shim_user: %ld datagrams arrived intact\n", count);
+	fflush(stdout);
+	if (argc > 2 && strcmp(argv[2], "fork") == 0) {
+		int status;
+		pid_t child = fork();
+
+		if (child == 0)
+			exit(0);
+		if (child < 0 || waitpid(child, &status, 0) != child || status != 0) {
+			fprintf(stderr, "shim_user: the child failed\n");
+			return 1;
+		}
+	}
 	BIO_ADDR_free(peer);
 	BIO_free(tx);
 	BIO_free(rx);

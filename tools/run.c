@@ -39,6 +39,9 @@ static int listed(const char *list, const char *item)
 	return 0;
 }
 
+/* run's own failures, apart from the program's statuses (as env(1) does). */
+#define RUN_FAILED 125
+
 static int usage(const char *progname, int status)
 {
 	fprintf(status == 0 ? stdout : stderr, "usage: %s " DGB_RUN_SYNOPSIS "\n", progname);
@@ -49,7 +52,7 @@ int dgb_run_main(const char *progname, int argc, char **argv)
 {
 	char shim[PATH_MAX], ld_shim[PATH_MAX];
 	const char *old = getenv("LD_PRELOAD");
-	int stats = 0, i;
+	int stats = 0, i, err;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -62,19 +65,26 @@ int dgb_run_main(const char *progname, int argc, char **argv)
 			return usage(progname, 0);
 		} else {
 			fprintf(stderr, "%s run: unknown option '%s'\n", progname, argv[i]);
-			return usage(progname, 2);
+			return usage(progname, RUN_FAILED);
 		}
 	}
 	if (i >= argc) {
 		fprintf(stderr, "%s run: no program to run\n", progname);
-		return usage(progname, 2);
+		return usage(progname, RUN_FAILED);
 	}
 	if (dgb_locate_shim(shim, sizeof(shim), ld_shim, sizeof(ld_shim)) == DGB_WHERE_NONE) {
 		fprintf(stderr,
 			"%s run: the preload shim is neither in this build tree nor at %s "
 			"(is dgrambatch-preload installed?)\n",
 			progname, DGB_PRELOAD_SHIM);
-		return 1;
+		return RUN_FAILED;
+	}
+	/* ld.so splits LD_PRELOAD at spaces and colons, and would skip the shim. */
+	if (strpbrk(ld_shim, ": \t") != NULL) {
+		fprintf(stderr, "%s run: the shim's path has a space or a colon, which LD_PRELOAD "
+				"cannot hold: %s\n",
+			progname, ld_shim);
+		return RUN_FAILED;
 	}
 
 	if (old == NULL || *old == '\0') {
@@ -97,9 +107,10 @@ int dgb_run_main(const char *progname, int argc, char **argv)
 		goto fail;
 
 	execvp(argv[i], argv + i);
-	fprintf(stderr, "%s run: cannot run %s: %s\n", progname, argv[i], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	err = errno;
+	fprintf(stderr, "%s run: cannot run %s: %s\n", progname, argv[i], strerror(err));
+	return err == ENOENT ? 127 : 126;
 fail:
 	fprintf(stderr, "%s run: cannot set the environment: %s\n", progname, strerror(errno));
-	return 1;
+	return RUN_FAILED;
 }

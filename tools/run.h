@@ -11,8 +11,8 @@
 
 /*
  * argv[0] is "run".  Replaces the process with the program; returns only
- * when it cannot: 2 on a usage error, 1 when there is no shim, 126 or 127
- * when the program cannot be run (as env(1) does).
+ * when it cannot, as env(1) does: 125 when run itself fails (usage, no
+ * shim), 126 or 127 when the program cannot be run or is not found.
  */
 int dgb_run_main(const char *progname, int argc, char **argv);
 

@@ -67,9 +67,49 @@ static void stats_exit(void *arg)
 	free(t);
 }
 
+/*
+ * The counters are the process's own: a child of fork() starts from zero,
+ * with only the forking thread's block, so that what each process of a
+ * forking server reports is what it moved.  The lock is held across
+ * fork(), so the child never inherits it taken by a thread it does not
+ * have (reading the counters there would wait forever).
+ */
+static void stats_fork_prepare(void)
+{
+	pthread_mutex_lock(&stats_lock);
+}
+
+static void stats_fork_parent(void)
+{
+	pthread_mutex_unlock(&stats_lock);
+}
+
+static void stats_fork_child(void)
+{
+	struct thread_stats *t = stats_live, *next;
+
+	for (; t != NULL; t = next) {
+		next = t->next;
+		if (t != my_stats)
+			free(t);
+	}
+	stats_live = my_stats;
+	if (my_stats != NULL) {
+		my_stats->prev = my_stats->next = NULL;
+		for (int i = 0; i < DGB_NCOUNTERS; i++)
+			atomic_store_explicit(&my_stats->v[i], 0, memory_order_relaxed);
+	}
+	for (int i = 0; i < DGB_NCOUNTERS; i++) {
+		stats_retired[i] = 0;
+		atomic_store_explicit(&stats_spill[i], 0, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&stats_lock);
+}
+
 static void stats_key_init(void)
 {
-	stats_key_ok = pthread_key_create(&stats_key, stats_exit) == 0;
+	stats_key_ok = pthread_key_create(&stats_key, stats_exit) == 0 &&
+		       pthread_atfork(stats_fork_prepare, stats_fork_parent, stats_fork_child) == 0;
 }
 
 /*

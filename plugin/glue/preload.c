@@ -114,8 +114,8 @@ static void direction(FILE *f, const char *what, enum dgb_counter datagrams, enu
 
 /*
  * The counters are the process's, from every thread and every BIO the
- * shim made; "DGRAMBATCH_STATS=1" and nothing else changes what the
- * program does.  One write: lines of several exiting processes sharing a
+ * shim made (a child of fork() counts from zero: see core.c);
+ * DGRAMBATCH_STATS=1 changes nothing else in what the program does.  One write: lines of several exiting processes sharing a
  * terminal or a journal do not interleave.
  */
 static void print_stats(void)
@@ -134,7 +134,9 @@ static void print_stats(void)
 	if (f == NULL)
 		return;
 	fprintf(f, "dgrambatch %s: stats of %s[%ld]%s\n", PACKAGE_VERSION, self, (long)getpid(),
-		atomic_load(&stats_used) ? "" : " (it never asked for a datagram BIO)");
+		env_on("DGRAMBATCH_DISABLE")  ? " (DGRAMBATCH_DISABLE: the shim passed every call on)"
+		: atomic_load(&stats_used) ? ""
+					   : " (it never asked for a datagram BIO)");
 	direction(f, "sent", DGB_TX_DATAGRAMS, DGB_TX_BYTES, DGB_TX_SYSCALLS);
 	direction(f, "received", DGB_RX_DATAGRAMS, DGB_RX_BYTES, DGB_RX_SYSCALLS);
 	fprintf(f, "  GSO      %" PRIu64 " segmented sends of %" PRIu64 " datagrams (%.1f each); "
