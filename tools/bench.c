@@ -40,11 +40,13 @@
  * it was found.
  *
  * --sweep measures a grid of payload sizes and batch sizes instead of one
- * point: at each point the send rows plugin, openssl, raw and raw-gso and
- * the recv rows plugin, openssl and raw, the same measurement as below with
- * fewer rounds and shorter samples; one table row per point and row, and
- * with --plot a PNG drawn by gnuplot (a separate program, run on a script
- * and data files in a temporary directory).
+ * point: at each point the send rows plugin, openssl, raw and raw-gso, and
+ * on recv (a plain sender) and recv-gso (a sender of trains) the rows
+ * plugin, plugin-gro-off, openssl and raw, and raw-gro on recv-gso: where
+ * the module's GRO costs and where it pays.  The same measurement as below
+ * with fewer rounds and shorter samples; one table row per point and row,
+ * and with --plot a PNG drawn by gnuplot (a separate program, run on a
+ * script and data files in a temporary directory).
  *
  * Progress goes to stderr, never stdout: on a terminal one line rewritten
  * in place, elsewhere (a CI log) a plain line now and then once a run has
@@ -149,12 +151,15 @@
 #define DEFAULT_BATCH 32
 #define DEFAULT_SECONDS 0.3
 /*
- * --sweep: fewer rounds of shorter samples at each point, so that the
- * default grid (6 sizes by 7 batches) takes about a minute and a half.
- * The grid's own defaults; a list takes at most MAX_LIST values.
+ * --sweep: fewer rounds of shorter samples at each point, after shorter
+ * warm-ups (a receive path's warm-up round still outlasts the ~0.1 s the
+ * kernel's memory takes to settle after the sends: see run_paths), so that
+ * the default grid (6 sizes by 7 batches, three paths) takes about two
+ * minutes.  The grid's own defaults; a list takes at most MAX_LIST values.
  */
 #define SWEEP_ROUNDS 3
 #define SWEEP_SECONDS 0.05
+#define SWEEP_WARMUP_SECONDS 0.05
 #define SWEEP_SIZES "100,200,500,1000,1200,1472"
 #define SWEEP_BATCHES "1,2,4,8,16,32,64"
 #define MAX_LIST 32
@@ -708,13 +713,17 @@ static int is_recv(enum dir d)
  * The GSO rows are about sending, the GRO rows about receiving batches;
  * raw-gro only has trains to take on recv-gso, and the read path compares
  * the two BIOs' BIO_read.  A sweep measures the batched calls of the
- * module and of OpenSSL against the raw ceilings, on send and recv only.
+ * module and of OpenSSL against the raw ceilings: on send without the
+ * gso-off row (GSO only helps there), on recv and recv-gso with every row
+ * (GRO costs on the one and pays on the other, and the gro-off row shows
+ * both), and not on read.
  */
 static int on_path(const struct bench *b, enum impl i, enum dir d)
 {
-	if (b->o.sweep)
-		return (d == SEND && (i == PLUGIN || i == OPENSSL || i == RAW || i == RAW_GSO)) ||
-		       (d == RECV && (i == PLUGIN || i == OPENSSL || i == RAW));
+	if (b->o.sweep && d == SEND)
+		return i == PLUGIN || i == OPENSSL || i == RAW || i == RAW_GSO;
+	if (b->o.sweep && d == READ)
+		return 0;
 	switch (d) {
 	case SEND:
 		return i != PLUGIN_NOGRO && i != RAW_GRO;
@@ -1183,7 +1192,7 @@ static void set_module_gro(struct bench *b)
 #ifdef DGB_CTRL_SET_GRO
 		b->gro_on[d] = DGB_get_gro(b->bio[PLUGIN][d]) == 1;
 		if (!on_path(b, PLUGIN_NOGRO, (enum dir)d))
-			; /* a sweep has no gro-off row */
+			; /* no gro-off row on this path */
 		else if (DGB_set_gro(b->bio[PLUGIN_NOGRO][d], 0) != 1 ||
 		    DGB_get_gro(b->bio[PLUGIN_NOGRO][d]) != 0)
 			set_unavailable(b, PLUGIN_NOGRO, (enum dir)d,
@@ -1195,6 +1204,26 @@ static void set_module_gro(struct bench *b)
 				"this build's dgrambatch.h has no DGB_set_gro");
 #endif
 	}
+}
+
+/*
+ * The offloads the module is told the kernel lacks (DGRAMBATCH_CAPS_DISABLE,
+ * or a probe that found them missing) are missing for the whole run: the
+ * raw-gso row, the recv-gso path's trains and the raw-gro row are then
+ * shown unavailable, as on a kernel without them, rather than measuring
+ * what the module was told it cannot use.
+ */
+static void heed_caps(struct bench *b)
+{
+	if (!dgb_cap_usable(DGB_CAP_UDP_SEGMENT)) {
+		set_unavailable(b, RAW_GSO, SEND,
+				"no UDP_SEGMENT (the kernel lacks it, or DGRAMBATCH_CAPS_DISABLE)");
+		set_unavailable(b, NIMPL, RECV_GSO, "no UDP_SEGMENT to send trains with (the "
+				"kernel lacks it, or DGRAMBATCH_CAPS_DISABLE)");
+	}
+	if (!dgb_cap_usable(DGB_CAP_UDP_GRO))
+		set_unavailable(b, RAW_GRO, RECV_GSO,
+				"no UDP_GRO (the kernel lacks it, or DGRAMBATCH_CAPS_DISABLE)");
 }
 
 /* The raw-gro row's socket hands over trains whole. */
@@ -1410,6 +1439,8 @@ static int try_raw_gso(struct bench *b)
 	double start = now();
 	size_t e;
 
+	if (!runs(b, RAW_GSO, SEND))
+		return 1;
 	for (e = 0; e < b->gso_n && b->gso_segs[e] < 2; e++)
 		;
 	if (e == b->gso_n)
@@ -1492,6 +1523,7 @@ static int set_up(struct bench *b)
 	if (!alloc_batches(b) || !make_bios(b))
 		return 0;
 	fill_batches(b);
+	heed_caps(b);
 	if (!read_counts(b, &b->before))
 		return 0;
 	set_module_gso(b);
@@ -2268,20 +2300,23 @@ static int send_sample(struct bench *b, enum impl i, double seconds, double *rat
 }
 
 /*
- * Fill and drain until `seconds` have passed; only the drains are timed,
- * so the rate is what implementation i delivers per second of its own
- * work.  The socket's drop count is read around each fill and drain.
+ * Fill and drain until `seconds` have passed, give or take half a fill and
+ * drain (one more begun just before the end would make a short sample, a
+ * sweep's, last up to twice as long); at least once.  Only the drains are
+ * timed, so the rate is what implementation i delivers per second of its
+ * own work.  The socket's drop count is read around each fill and drain.
  */
 static int recv_sample(struct bench *b, enum impl i, enum dir d, double seconds, double *rate)
 {
 	struct tally *t = &b->tally[i][d];
 	int fd = b->rx[i][d].fd;
-	double start = now(), busy = 0;
+	double start = now(), busy = 0, cycle, elapsed;
 	uint64_t got = 0;
 
 	do {
 		uint32_t d0 = 0, d1 = 0;
 		int counted = sock_drops(fd, &d0);
+		double t0 = now();
 		size_t n;
 
 		if (!fill_queue(b, i, d, b->queued[d]) || !drain_queue(b, i, d, &busy, &n))
@@ -2289,7 +2324,9 @@ static int recv_sample(struct bench *b, enum impl i, enum dir d, double seconds,
 		got += n;
 		if (counted && sock_drops(fd, &d1))
 			t->kernel_drops += (uint32_t)(d1 - d0);
-	} while (now() - start < seconds);
+		elapsed = now() - start;
+		cycle = now() - t0;
+	} while (elapsed + cycle / 2 < seconds);
 	t->datagrams += got;
 	if (got == 0) {
 		complain("%s %s delivered nothing", impl_key[i],
@@ -2359,7 +2396,8 @@ static int run_round(struct bench *b, enum dir first, enum dir last, double seco
  */
 static int run_paths(struct bench *b, enum dir first, enum dir last)
 {
-	if (!run_round(b, first, last, warmup_seconds[first], -1))
+	if (!run_round(b, first, last,
+		       b->o.sweep ? SWEEP_WARMUP_SECONDS : warmup_seconds[first], -1))
 		return 0;
 	for (int r = 0; r < b->rounds; r++)
 		if (!run_round(b, first, last, b->o.seconds, r))
@@ -2927,9 +2965,10 @@ static void print_json(const struct bench *b)
 
 /* --- the sweep ----------------------------------------------------------- */
 
-/* The paths a sweep measures, in the order of its reports. */
-static const enum dir sweep_dir[] = { SEND, RECV };
-#define SWEEP_NDIR 2
+/* The paths a sweep measures, in the order of its reports, and their indices there. */
+static const enum dir sweep_dir[] = { SEND, RECV, RECV_GSO };
+#define SWEEP_NDIR 3
+enum { SW_SEND, SW_RECV, SW_RECV_GSO };
 
 /* What one row did at one point of a sweep. */
 struct cell {
@@ -2944,7 +2983,9 @@ struct point {
 	size_t size, batch;
 	int ok;		     /* the point's run completed */
 	int route_fragments; /* the route to 127.0.0.1 was below the datagrams' size */
-	int gso_on, gro_on;  /* the plugin rows' BIOs used GSO, GRO */
+	int gso_on;	     /* the send plugin row's BIO used GSO */
+	int gro_on[SWEEP_NDIR]; /* the receive plugin rows' BIOs turned GRO on */
+	size_t train_min, train_max; /* recv-gso: datagrams per train */
 	struct cell cell[NIMPL][SWEEP_NDIR];
 };
 
@@ -2952,8 +2993,11 @@ struct sweep {
 	struct point *pt;
 	size_t n;
 	int native;		  /* the running libcrypto has BIO_sendmmsg */
-	size_t gso_points, gro_points; /* points where the plugin rows used GSO, GRO */
+	size_t gso_points;	  /* points where the send plugin row used GSO */
+	size_t gro_points[SWEEP_NDIR]; /* points where a receive plugin row used GRO */
 	char gso_setting[16], gro_setting[16];
+	char why_no_gro[96];	  /* why the plugin rows' BIOs did not, at the first point */
+	size_t train_lo, train_hi; /* recv-gso: the shortest and longest trains sent */
 	int sink_counted;	  /* every point could count its sink's drops */
 	uint64_t send_lost, recv_lost;
 	int failed;		  /* points that did not complete */
@@ -3002,13 +3046,26 @@ static void sweep_point(const struct bench *proto, struct sweep *sw, struct poin
 	sw->failed += !pt->ok;
 	pt->route_fragments = route_too_small(b);
 	pt->gso_on = b->gso_before;
-	pt->gro_on = b->gro_on[RECV];
 	sw->gso_points += pt->ok && pt->gso_on;
-	sw->gro_points += pt->ok && pt->gro_on;
+	for (int k = 0; k < SWEEP_NDIR; k++) {
+		pt->gro_on[k] = sweep_dir[k] != SEND && b->gro_on[sweep_dir[k]];
+		sw->gro_points[k] += pt->ok && pt->gro_on[k];
+	}
+	if (available(b, RAW, RECV_GSO)) {
+		pt->train_min = b->train_min;
+		pt->train_max = b->train_max;
+	}
+	if (pt->ok && available(b, RAW, RECV_GSO)) {
+		if (sw->train_lo == 0 || pt->train_min < sw->train_lo)
+			sw->train_lo = pt->train_min;
+		if (pt->train_max > sw->train_hi)
+			sw->train_hi = pt->train_max;
+	}
 	if (pt == &sw->pt[0]) {
 		sw->native = b->native[SEND] != NULL;
 		snprintf(sw->gso_setting, sizeof(sw->gso_setting), "%s", b->gso_setting);
 		snprintf(sw->gro_setting, sizeof(sw->gro_setting), "%s", b->gro_setting);
+		snprintf(sw->why_no_gro, sizeof(sw->why_no_gro), "%s", why_no_gro(b));
 		sw->sink_counted = 1;
 	}
 	if (pt->ok && !b->sink_counted)
@@ -3048,12 +3105,18 @@ static int sweep_runs(const struct point *pt, enum impl i, int k)
 	return pt->cell[i][k].state == CELL_MEASURED;
 }
 
+/* Row i over row `over` at a point, 0 when either did not run. */
+static double sweep_ratio_of(const struct point *pt, int k, enum impl i, enum impl over)
+{
+	if (!sweep_runs(pt, i, k) || !sweep_runs(pt, over, k))
+		return 0;
+	return pt->cell[i][k].rate / pt->cell[over][k].rate;
+}
+
 /* plugin over `over` at a point, 0 when either did not run. */
 static double sweep_ratio(const struct point *pt, int k, enum impl over)
 {
-	if (!sweep_runs(pt, PLUGIN, k) || !sweep_runs(pt, over, k))
-		return 0;
-	return pt->cell[PLUGIN][k].rate / pt->cell[over][k].rate;
+	return sweep_ratio_of(pt, k, PLUGIN, over);
 }
 
 static double sweep_gbits(const struct point *pt, double rate)
@@ -3070,39 +3133,72 @@ static void print_list(const size_t *v, size_t n)
 /* What the sweep's rows call, in general (each point's calls are in the JSON). */
 static void print_sweep_rows(const struct sweep *sw)
 {
-	printf("rows: plugin   the dgrambatch module's BIO: %s\n",
+	printf("rows: plugin          the dgrambatch module's BIO as configured (GSO and GRO auto "
+	       "by default): %s\n",
 	       sw->native ? "DGB_sendmmsg/DGB_recvmmsg = BIO_sendmmsg/BIO_recvmmsg"
 			  : "DGB_sendmmsg/DGB_recvmmsg through the module's own control");
-	printf("      openssl  OpenSSL's BIO_s_datagram: %s\n",
+	printf("      plugin-gro-off  (recv, recv-gso) the same after DGB_set_gro(b, 0): the "
+	       "module's batching without GRO\n");
+	printf("      openssl         OpenSSL's BIO_s_datagram: %s\n",
 	       sw->native ? "BIO_sendmmsg/BIO_recvmmsg"
 			  : "one BIO_write/BIO_read per datagram (no BIO_sendmmsg before 3.2)");
-	printf("      raw      the ceiling without the BIOs: sendmmsg(2)/recvmmsg(2) on the "
+	printf("      raw             the ceiling without the BIOs: sendmmsg(2)/recvmmsg(2) on the "
 	       "socket\n");
-	printf("      raw-gso  (send) the ceiling with segmentation: the batch in UDP_SEGMENT "
-	       "sends of up to 64 datagrams\n");
+	printf("      raw-gso         (send) the ceiling with segmentation: the batch in "
+	       "UDP_SEGMENT sends of up to 64 datagrams\n");
+	printf("      raw-gro         (recv-gso) the ceiling with GRO: recvmsg(2) on a UDP_GRO "
+	       "socket, a whole train a call\n");
 }
 
-/* A table of plugin/`over` by payload size (rows) and batch size (columns). */
-static void print_sweep_matrix(const struct bench *proto, const struct sweep *sw, int k,
-			       enum impl over)
+/* A ratio of the matrices, in brackets if asked, "-" when a row did not run. */
+static void print_sweep_cell(double r, int width, int brackets)
 {
-	const struct options *o = &proto->o;
+	char buf[32];
 
-	printf("\n%s: plugin/%s in datagrams per second (rows: payload bytes, columns: batch)\n",
-	       dir_key[sweep_dir[k]], impl_key[over]);
+	if (r > 0)
+		snprintf(buf, sizeof(buf), "%s%.2f%s", brackets ? "(" : "", r, brackets ? ")" : "");
+	else
+		snprintf(buf, sizeof(buf), "%s", brackets ? "(-)" : "-");
+	printf("%*s", width, buf);
+}
+
+/*
+ * A table of plugin/openssl by payload size (rows) and batch size
+ * (columns); on the receive paths with plugin-gro-off/openssl beside each
+ * figure, in brackets: GRO auto and GRO off, each against OpenSSL.
+ */
+static void print_sweep_matrix(const struct bench *proto, const struct sweep *sw, int k)
+{
+	static const char *const sender[SWEEP_NDIR] = {
+		"", "from a plain sender (nothing to coalesce)", "from a GSO sender (trains)"
+	};
+	const struct options *o = &proto->o;
+	int gro = sweep_dir[k] != SEND, width = gro ? 13 : 7;
+
+	printf("\n%s: plugin/openssl in datagrams per second (rows: payload bytes, columns: "
+	       "batch)\n",
+	       dir_key[sweep_dir[k]]);
+	if (gro)
+		printf("%*s  %s: with GRO auto, and in brackets with GRO off "
+		       "(plugin-gro-off/openssl)\n",
+		       (int)strlen(dir_key[sweep_dir[k]]), "", sender[k]);
 	printf("%6s", "bytes");
 	for (size_t j = 0; j < o->nbatches; j++)
-		printf(" %7zu", o->batches[j]);
+		printf(" %*zu", width, o->batches[j]);
 	printf("\n");
 	for (size_t s = 0; s < o->nsizes; s++) {
 		printf("%6zu", o->sizes[s]);
 		for (size_t j = 0; j < o->nbatches; j++) {
-			double r = sweep_ratio(&sw->pt[s * o->nbatches + j], k, over);
+			const struct point *pt = &sw->pt[s * o->nbatches + j];
 
-			if (r > 0)
-				printf(" %7.2f", r);
-			else
-				printf(" %7s", "-");
+			printf(" ");
+			if (!gro) {
+				print_sweep_cell(sweep_ratio(pt, k, OPENSSL), width, 0);
+				continue;
+			}
+			print_sweep_cell(sweep_ratio(pt, k, OPENSSL), 5, 0);
+			print_sweep_cell(sweep_ratio_of(pt, k, PLUGIN_NOGRO, OPENSSL), width - 5,
+					 1);
 		}
 		printf("\n");
 	}
@@ -3122,15 +3218,37 @@ static void print_sweep_text(const struct bench *proto, const struct sweep *sw)
 	       OPENSSL_VERSION_TEXT);
 	printf("module: %s (%s)\n", proto->src->path, proto->src->how);
 	printf("at each point: median of %d rounds of %.2f s per row, after a warm-up; the send "
-	       "rows, then the recv rows\n",
+	       "rows, then the rows of both receive paths\n",
 	       SWEEP_ROUNDS, o->seconds);
 	printf("module GSO: gso = %s, on in the send plugin row's BIO at %zu of %zu points (it "
-	       "segments runs of 2 datagrams or more);\nmodule GRO: gro = %s, turned on by the "
-	       "recv plugin row's BIO at %zu of %zu points (by a receive of 2 or more)\n",
-	       sw->gso_setting, sw->gso_points, sw->n, sw->gro_setting, sw->gro_points, sw->n);
-	printf("send: batches to a socket not read while timed (the rates are the sender's); "
-	       "recv: datagrams sent one by one,\n      drained in batches from a full queue "
-	       "(the rates are the receiver's); see dgrambatch(1)\n");
+	       "segments runs of 2 datagrams or more)\n",
+	       sw->gso_setting, sw->gso_points, sw->n);
+	if (sw->gro_points[SW_RECV] + sw->gro_points[SW_RECV_GSO] > 0)
+		printf("module GRO: gro = %s, turned on by the plugin row's BIO at %zu of %zu "
+		       "points on recv and %zu on recv-gso\n            (by a batched receive of 2 "
+		       "or more); the plugin-gro-off rows' BIOs keep it off\n",
+		       sw->gro_setting, sw->gro_points[SW_RECV], sw->n,
+		       sw->gro_points[SW_RECV_GSO]);
+	else
+		printf("module GRO: gro = %s, never turned on (%s): the plugin and plugin-gro-off "
+		       "rows do the same\n",
+		       sw->gro_setting, o->batches[o->nbatches - 1] < 2
+						? "a receive of 1 leaves it to a later one"
+						: sw->why_no_gro);
+	printf("send:     batches to a socket not read while timed (the rates are the sender's)\n");
+	printf("recv:     from a plain sender, datagrams sent one by one: GRO finds nothing to "
+	       "coalesce and only costs\n          (gro = off suits a server that never receives "
+	       "trains: dgrambatch(7), UDP RECEIVE OFFLOAD)\n");
+	if (sw->train_hi > 0)
+		printf("recv-gso: from a GSO sender, trains of %zu to %zu datagrams sent with "
+		       "UDP_SEGMENT (as OpenSSL's QUIC stack\n          sends through the module): "
+		       "a socket with UDP_GRO takes each train whole, where GRO pays\n",
+		       sw->train_lo, sw->train_hi);
+	else
+		printf("recv-gso: from a GSO sender, trains sent with UDP_SEGMENT: not measured "
+		       "(see the table)\n");
+	printf("both receive paths drain batches from a full queue (the rates are the "
+	       "receiver's); see dgrambatch(1)\n");
 	print_sweep_rows(sw);
 	for (size_t p = 0; p < sw->n; p++)
 		fragments |= sw->pt[p].route_fragments;
@@ -3138,7 +3256,7 @@ static void print_sweep_text(const struct bench *proto, const struct sweep *sw)
 		printf("WARNING: the route to 127.0.0.1 has a small cached path MTU (ip route get "
 		       "127.0.0.1): larger datagrams\n         were fragmented and segmented sends "
 		       "refused, so those figures are not loopback's own\n");
-	printf("\n%-5s %6s %6s  %-8s %13s %9s %7s %8s\n", "path", "bytes", "batch", "impl",
+	printf("\n%-8s %6s %6s  %-14s %13s %9s %7s %8s\n", "path", "bytes", "batch", "impl",
 	       "datagrams/s", "Gbit/s", "spread", "lost");
 	for (int k = 0; k < SWEEP_NDIR; k++)
 		for (size_t p = 0; p < sw->n; p++) {
@@ -3149,7 +3267,7 @@ static void print_sweep_text(const struct bench *proto, const struct sweep *sw)
 
 				if (!on_path(proto, (enum impl)i, sweep_dir[k]))
 					continue;
-				printf("%-5s %6zu %6zu  %-8s ", dir_key[sweep_dir[k]], pt->size,
+				printf("%-8s %6zu %6zu  %-14s ", dir_key[sweep_dir[k]], pt->size,
 				       pt->batch, impl_key[i]);
 				if (c->state == CELL_MEASURED)
 					printf("%13.0f %9.3f %6.1f%% %8" PRIu64 "\n", c->rate,
@@ -3161,7 +3279,7 @@ static void print_sweep_text(const struct bench *proto, const struct sweep *sw)
 			}
 		}
 	for (int k = 0; k < SWEEP_NDIR; k++)
-		print_sweep_matrix(proto, sw, k, OPENSSL);
+		print_sweep_matrix(proto, sw, k);
 	printf("\nspread: (highest - lowest) / median of the rounds; lost: send, datagrams neither "
 	       "read nor dropped at the sink%s;\nrecv, datagrams filled and never delivered. "
 	       "In all: %" PRIu64 " lost on send, %" PRIu64 " on recv%s\n",
@@ -3210,7 +3328,8 @@ static void print_sweep_json(const struct bench *proto, const struct sweep *sw)
 	json_string(sw->gso_setting);
 	printf(", \"points_in_use\": %zu }, \"gro\": { \"setting\": ", sw->gso_points);
 	json_string(sw->gro_setting);
-	printf(", \"points_in_use\": %zu },\n", sw->gro_points);
+	printf(", \"points_in_use\": %zu, \"points_in_use_gso\": %zu },\n",
+	       sw->gro_points[SW_RECV], sw->gro_points[SW_RECV_GSO]);
 	printf("  \"sink_counted\": %s, \"send_lost\": %" PRIu64 ", \"recv_lost\": %" PRIu64
 	       ", \"failed_points\": %d,\n  \"points\": [",
 	       sw->sink_counted ? "true" : "false", sw->send_lost, sw->recv_lost, sw->failed);
@@ -3218,11 +3337,19 @@ static void print_sweep_json(const struct bench *proto, const struct sweep *sw)
 		const struct point *pt = &sw->pt[p];
 
 		printf("%s\n    { \"size\": %zu, \"batch\": %zu, \"ok\": %s, "
-		       "\"route_fragments\": %s, \"gso\": %s, \"gro\": %s",
+		       "\"route_fragments\": %s, \"gso\": %s, \"gro\": %s, \"gro_gso\": %s, "
+		       "\"trains\": ",
 		       p ? "," : "", pt->size, pt->batch, pt->ok ? "true" : "false",
 		       pt->route_fragments ? "true" : "false", pt->gso_on ? "true" : "false",
-		       pt->gro_on ? "true" : "false");
+		       pt->gro_on[SW_RECV] ? "true" : "false",
+		       pt->gro_on[SW_RECV_GSO] ? "true" : "false");
+		if (pt->train_max > 0)
+			printf("{ \"min\": %zu, \"max\": %zu }", pt->train_min, pt->train_max);
+		else
+			printf("null");
 		for (int k = 0; k < SWEEP_NDIR; k++) {
+			const char *sep = "";
+
 			printf(",\n      \"%s\": { ", dir_json[sweep_dir[k]]);
 			for (int i = 0; i < NIMPL; i++) {
 				if (!on_path(proto, (enum impl)i, sweep_dir[k]))
@@ -3230,8 +3357,23 @@ static void print_sweep_json(const struct bench *proto, const struct sweep *sw)
 				json_cell(pt, &pt->cell[i][k], (enum impl)i);
 				printf(",\n        ");
 			}
-			json_ratio("plugin_over_openssl", sweep_ratio(pt, k, OPENSSL), ", ");
-			json_ratio("plugin_over_raw", sweep_ratio(pt, k, RAW), " }");
+			/* plugin over every other row, and GRO off against OpenSSL. */
+			for (int i = 0; i < NIMPL; i++) {
+				char key[64];
+
+				if (i == PLUGIN || !on_path(proto, (enum impl)i, sweep_dir[k]))
+					continue;
+				snprintf(key, sizeof(key), "plugin_over_%s", impl_json[i]);
+				printf("%s", sep);
+				json_ratio(key, sweep_ratio(pt, k, (enum impl)i), "");
+				sep = ", ";
+			}
+			if (on_path(proto, PLUGIN_NOGRO, sweep_dir[k])) {
+				printf("%s", sep);
+				json_ratio("plugin_gro_off_over_openssl",
+					   sweep_ratio_of(pt, k, PLUGIN_NOGRO, OPENSSL), "");
+			}
+			printf(" }");
 		}
 		printf(" }");
 	}
@@ -3331,27 +3473,46 @@ static void plot_value(FILE *f, int runs, double v)
 		fprintf(f, " ?");
 }
 
-/* The rows a sweep plots on path k, and their names in the legend. */
-static const enum impl plot_rows[] = { PLUGIN, OPENSSL, RAW, RAW_GSO };
-#define PLOT_NROWS 4
+/* The rows a sweep plots, in the legends' order. */
+static const enum impl plot_rows[] = { PLUGIN, PLUGIN_NOGRO, OPENSSL, RAW, RAW_GSO, RAW_GRO };
+#define PLOT_NROWS 6
 
+/* The curves' names in the legends; on the receive paths, how GRO was set. */
 static const char *plot_name(const struct sweep *sw, enum impl i, int k)
 {
+	enum dir d = sweep_dir[k];
+
 	switch (i) {
 	case PLUGIN:
-		if (k == 0)
-			return sw->gso_points > 0 ? "dgrambatch module (UDP GSO on)"
-						  : "dgrambatch module";
-		return sw->gro_points > 0 ? "dgrambatch module (UDP GRO on)" : "dgrambatch module";
+		if (d == SEND && sw->gso_points > 0)
+			return "dgrambatch module (UDP GSO on)";
+		if (d == SEND)
+			return strcmp(sw->gso_setting, "off") == 0 ? "dgrambatch module (gso = off "
+								     "configured)"
+			       : strcmp(sw->gso_setting, "auto") == 0
+				       ? "dgrambatch module (GSO auto, never on here)"
+				       : "dgrambatch module";
+		if (strcmp(sw->gro_setting, "off") == 0)
+			return "dgrambatch module (gro = off configured)";
+		if (strcmp(sw->gro_setting, "auto") != 0)
+			return "dgrambatch module";
+		return sw->gro_points[k] > 0 ? "dgrambatch module (GRO auto)"
+					     : "dgrambatch module (GRO auto, never on here)";
+	case PLUGIN_NOGRO:
+		return "dgrambatch module (GRO off)";
 	case OPENSSL:
-		return k == 0 ? (sw->native ? "OpenSSL BIO_s_datagram (BIO_sendmmsg)"
-					    : "OpenSSL BIO_s_datagram (BIO_write loop)")
-			      : (sw->native ? "OpenSSL BIO_s_datagram (BIO_recvmmsg)"
-					    : "OpenSSL BIO_s_datagram (BIO_read loop)");
+		return d == SEND ? (sw->native ? "OpenSSL BIO_s_datagram (BIO_sendmmsg)"
+					       : "OpenSSL BIO_s_datagram (BIO_write loop)")
+				 : (sw->native ? "OpenSSL BIO_s_datagram (BIO_recvmmsg)"
+					       : "OpenSSL BIO_s_datagram (BIO_read loop)");
 	case RAW:
-		return k == 0 ? "raw sendmmsg ceiling" : "raw recvmmsg ceiling";
+		return d == SEND   ? "raw sendmmsg ceiling"
+		       : d == RECV ? "raw recvmmsg ceiling"
+				   : "raw recvmmsg ceiling (trains split on arrival)";
 	case RAW_GSO:
 		return "raw sendmmsg + UDP_SEGMENT (GSO) ceiling";
+	case RAW_GRO:
+		return "raw recvmsg + UDP_GRO ceiling (a whole train a call)";
 	default:
 		return impl_key[i];
 	}
@@ -3360,61 +3521,200 @@ static const char *plot_name(const struct sweep *sw, enum impl i, int k)
 /* Each row's colour and line, the same in every panel. */
 static const char *const plot_style[NIMPL] = {
 	[PLUGIN] = "lc rgb '#1f5fb4' lw 3 pt 7 ps 1.2",
+	[PLUGIN_NOGRO] = "lc rgb '#5aa7e6' lw 3 dt 2 pt 9 ps 1.3",
 	[OPENSSL] = "lc rgb '#c8321e' lw 2 pt 5 ps 1.1",
 	[RAW] = "lc rgb '#555555' lw 2 dt 2 pt 6",
 	[RAW_GSO] = "lc rgb '#2a9a3a' lw 2 dt 4 pt 8",
+	[RAW_GRO] = "lc rgb '#2a9a3a' lw 2 dt 4 pt 8",
 };
 
+/* The ratio panels' colours, a payload size each (in turn, when there are more). */
+static const char *const size_colour[] = { "#1b9e77", "#d95f02", "#7570b3", "#e7298a",
+					   "#66a61e", "#a6761d", "#e6ab02", "#444444" };
+#define NCOLOURS (sizeof(size_colour) / sizeof(size_colour[0]))
+
 /*
- * The data files: on each path, throughput by batch size at one payload
- * size (millions of datagrams per second), by payload size at one batch
- * size (Gbit/s), and the module over OpenSSL by batch size for every
- * payload size.
+ * What the plot shows: the sweep, and the two slices of its grid, by
+ * batch size at the payload size ps and by payload size at the batch size
+ * pb (indices into the lists).
  */
-static int write_plot_data(const struct bench *proto, const struct sweep *sw, const char *dir,
-			   size_t ps, size_t pb)
+struct plot {
+	const struct bench *proto;
+	const struct sweep *sw;
+	size_t ps, pb;
+};
+
+enum panel { BY_BATCH, BY_SIZE };
+
+static size_t slice_len(const struct plot *pl, enum panel p)
 {
-	const struct options *o = &proto->o;
-	static const char *const name[SWEEP_NDIR][3] = {
-		{ "send-batch.dat", "send-size.dat", "send-ratio.dat" },
-		{ "recv-batch.dat", "recv-size.dat", "recv-ratio.dat" },
-	};
+	return p == BY_BATCH ? pl->proto->o.nbatches : pl->proto->o.nsizes;
+}
+
+/* The n-th point of panel p's slice. */
+static const struct point *slice_point(const struct plot *pl, enum panel p, size_t n)
+{
+	size_t nb = pl->proto->o.nbatches;
+
+	return &pl->sw->pt[p == BY_BATCH ? pl->ps * nb + n : n * nb + pl->pb];
+}
+
+/* Whether row i of path k has a figure in panel p's slice. */
+static int plot_shown(const struct plot *pl, enum panel p, int k, enum impl i)
+{
+	if (!on_path(pl->proto, i, sweep_dir[k]))
+		return 0;
+	for (size_t n = 0; n < slice_len(pl, p); n++)
+		if (sweep_runs(slice_point(pl, p, n), i, k))
+			return 1;
+	return 0;
+}
+
+/* Why row i of path k has none there: as the table says it. */
+static const char *plot_why(const struct plot *pl, enum panel p, int k, enum impl i)
+{
+	for (size_t n = 0; n < slice_len(pl, p); n++) {
+		const struct cell *c = &slice_point(pl, p, n)->cell[i][k];
+
+		if (c->state == CELL_UNAVAILABLE)
+			return c->why;
+	}
+	return "its points FAILED";
+}
+
+/* Row i over OpenSSL at the payload size s and the batch size j (indices), 0 if not run. */
+static double plot_ratio(const struct plot *pl, int k, enum impl i, size_t s, size_t j)
+{
+	return sweep_ratio_of(&pl->sw->pt[s * pl->proto->o.nbatches + j], k, i, OPENSSL);
+}
+
+/* Whether the ratio panel of path k has a curve of row i for the payload size s. */
+static int ratio_shown(const struct plot *pl, int k, enum impl i, size_t s)
+{
+	for (size_t j = 0; j < pl->proto->o.nbatches; j++)
+		if (plot_ratio(pl, k, i, s, j) > 0)
+			return 1;
+	return 0;
+}
+
+/* The first n bytes of s as a gnuplot string: single quotes take no escapes, '' is a quote. */
+static void plot_quote_n(FILE *f, const char *s, size_t n)
+{
+	fputc('\'', f);
+	for (size_t k = 0; k < n && s[k] != '\0'; k++) {
+		if (s[k] == '\'')
+			fputc('\'', f);
+		fputc(s[k], f);
+	}
+	fputc('\'', f);
+}
+
+static void plot_quote(FILE *f, const char *s)
+{
+	plot_quote_n(f, s, strlen(s));
+}
+
+/*
+ * The reasons the plot gives are the table's, longer than a panel is
+ * wide: they are cut at spaces into lines of at most PLOT_WRAP characters.
+ */
+#define PLOT_WRAP 52
+
+/*
+ * The next line of *s (a word longer than a line stays whole); *line is
+ * where it starts, *s moves past it.  Returns its length, 0 at the end.
+ */
+static size_t next_line(const char **s, const char **line)
+{
+	const char *p = *s + strspn(*s, " ");
+	size_t len = strlen(p), cut = PLOT_WRAP;
+
+	*line = p;
+	if (len <= PLOT_WRAP) {
+		*s = p + len;
+		return len;
+	}
+	while (cut > 0 && p[cut] != ' ')
+		cut--;
+	if (cut == 0)
+		cut = strcspn(p, " ");
+	*s = p + cut;
+	return cut;
+}
+
+static int wrapped_lines(const char *text)
+{
+	const char *line;
+	int n = 0;
+
+	while (next_line(&text, &line) > 0)
+		n++;
+	return n;
+}
+
+/* Two lines, as a gnuplot string expression. */
+static void plot_quote2(FILE *f, const char *first, const char *second)
+{
+	fputc('(', f);
+	plot_quote(f, first);
+	fputs(".\"\\n\".", f);
+	plot_quote(f, second);
+	fputc(')', f);
+}
+
+/*
+ * The data files of each path: throughput by batch size at one payload
+ * size (millions of datagrams per second), by payload size at one batch
+ * size (Gbit/s), a column per row of plot_rows; and the module over
+ * OpenSSL by batch size, a column per payload size, then the same for the
+ * module with GRO off.
+ */
+static int write_plot_data(const struct plot *pl, const char *dir)
+{
+	const struct options *o = &pl->proto->o;
 
 	for (int k = 0; k < SWEEP_NDIR; k++) {
+		static const char *const kind[3] = { "batch", "size", "ratio" };
 		FILE *f[3];
 
 		for (int n = 0; n < 3; n++) {
-			f[n] = plot_file(dir, name[k][n]);
+			char name[32];
+
+			snprintf(name, sizeof(name), "%s-%s.dat", dir_key[sweep_dir[k]], kind[n]);
+			f[n] = plot_file(dir, name);
 			if (f[n] == NULL) {
 				while (n-- > 0)
 					fclose(f[n]);
 				return 0;
 			}
 		}
-		for (size_t j = 0; j < o->nbatches; j++) {
-			const struct point *pt = &sw->pt[ps * o->nbatches + j];
+		for (int p = BY_BATCH; p <= BY_SIZE; p++)
+			for (size_t n = 0; n < slice_len(pl, (enum panel)p); n++) {
+				const struct point *pt = slice_point(pl, (enum panel)p, n);
 
-			fprintf(f[0], "%zu", o->batches[j]);
-			for (int r = 0; r < PLOT_NROWS; r++)
-				plot_value(f[0], sweep_runs(pt, plot_rows[r], k),
-					   pt->cell[plot_rows[r]][k].rate / 1e6);
-			fprintf(f[0], "\n");
+				fprintf(f[p], "%zu", p == BY_BATCH ? pt->batch : pt->size);
+				for (int r = 0; r < PLOT_NROWS; r++) {
+					double rate = pt->cell[plot_rows[r]][k].rate;
+
+					plot_value(f[p], sweep_runs(pt, plot_rows[r], k),
+						   p == BY_BATCH ? rate / 1e6
+								 : sweep_gbits(pt, rate));
+				}
+				fprintf(f[p], "\n");
+			}
+		for (size_t j = 0; j < o->nbatches; j++) {
 			fprintf(f[2], "%zu", o->batches[j]);
 			for (size_t s = 0; s < o->nsizes; s++) {
-				double r = sweep_ratio(&sw->pt[s * o->nbatches + j], k, OPENSSL);
+				double r = plot_ratio(pl, k, PLUGIN, s, j);
+
+				plot_value(f[2], r > 0, r);
+			}
+			for (size_t s = 0; s < o->nsizes; s++) {
+				double r = plot_ratio(pl, k, PLUGIN_NOGRO, s, j);
 
 				plot_value(f[2], r > 0, r);
 			}
 			fprintf(f[2], "\n");
-		}
-		for (size_t s = 0; s < o->nsizes; s++) {
-			const struct point *pt = &sw->pt[s * o->nbatches + pb];
-
-			fprintf(f[1], "%zu", o->sizes[s]);
-			for (int r = 0; r < PLOT_NROWS; r++)
-				plot_value(f[1], sweep_runs(pt, plot_rows[r], k),
-					   sweep_gbits(pt, pt->cell[plot_rows[r]][k].rate));
-			fprintf(f[1], "\n");
 		}
 		for (int n = 0; n < 3; n++)
 			if (!plot_close(f[n]))
@@ -3423,42 +3723,157 @@ static int write_plot_data(const struct bench *proto, const struct sweep *sw, co
 	return 1;
 }
 
-/* gnuplot's tics at exactly the values measured. */
-static void plot_tics(FILE *f, const char *axis, const size_t *v, size_t n)
+/*
+ * The x axis over the values measured, v[0] to v[n - 1] (increasing), on a
+ * log scale of base logbase (0: linear): tics at exactly those values, and
+ * 3% of the width to spare at each end.  The range is set, not autoscaled:
+ * a panel whose curves have one point, or none, still has one.
+ */
+static void plot_x_axis(FILE *f, const size_t *v, size_t n, int logbase)
 {
-	fprintf(f, "set %s (", axis);
+	size_t lo = v[0], hi = v[n - 1];
+
+	if (logbase > 0)
+		fprintf(f, "set logscale x %d\n", logbase);
+	else
+		fprintf(f, "unset logscale x\n");
+	fprintf(f, "set xtics (");
 	for (size_t k = 0; k < n; k++)
 		fprintf(f, "%s'%zu' %zu", k ? ", " : "", v[k], v[k]);
 	fprintf(f, ")\n");
+	if (lo == hi)
+		fprintf(f, "set xrange [%g:%g]\n", (double)lo * 0.9, (double)lo * 1.1);
+	else if (logbase > 0)
+		fprintf(f, "set xrange [%zu/(%zu/%zu.)**0.03:%zu*(%zu/%zu.)**0.03]\n", lo, hi, lo,
+			hi, hi, lo);
+	else
+		fprintf(f, "set xrange [%g:%g]\n", (double)lo - 0.03 * (double)(hi - lo),
+			(double)hi + 0.03 * (double)(hi - lo));
 }
 
-/* One panel's curves: the rows that run on path k, from file, columns 2 on. */
-static void plot_rows_cmd(FILE *f, const struct bench *proto, const struct sweep *sw, int k,
-			  const char *file)
+/*
+ * A panel with nothing to draw: the reason across it, on a fixed y range
+ * (autoscaling has nothing to go on), and an empty plot.
+ */
+static void plot_empty(FILE *f, const char *why)
 {
-	int col = 2, first = 1;
+	const char *line;
+	size_t n;
 
+	fprintf(f, "set label 1 'not measured:'");
+	while ((n = next_line(&why, &line)) > 0) {
+		fprintf(f, ".\"\\n\".");
+		plot_quote_n(f, line, n);
+	}
+	fprintf(f, " at graph 0.5, graph 0.5 center\n");
+	fprintf(f, "set yrange [0:1]\nplot NaN notitle\nunset label 1\nset yrange [0:*]\n");
+}
+
+/*
+ * Panel p's curves: the rows of path k with a figure in its slice, from
+ * file, columns 2 on.  A row of the path with none is left out, and its
+ * legend entry (a blank line sample) says why instead; a panel with no
+ * curve at all says why across it.
+ */
+static void plot_rows_cmd(FILE *f, const struct plot *pl, enum panel p, int k, const char *file)
+{
+	int col = 2, first = 1, curves = 0;
+
+	for (int r = 0; r < PLOT_NROWS; r++)
+		curves += plot_shown(pl, p, k, plot_rows[r]);
+	if (curves == 0) {
+		plot_empty(f, plot_why(pl, p, k, PLUGIN));
+		return;
+	}
 	fprintf(f, "plot ");
 	for (int r = 0; r < PLOT_NROWS; r++, col++) {
-		if (!on_path(proto, plot_rows[r], sweep_dir[k]))
+		enum impl i = plot_rows[r];
+		const char *why, *line;
+		char note[128];
+		size_t n;
+
+		if (!on_path(pl->proto, i, sweep_dir[k]))
 			continue;
-		fprintf(f, "%s'%s' using 1:%d with linespoints title '%s' %s",
-			first ? "" : ", \\\n     ", file, col, plot_name(sw, plot_rows[r], k),
-			plot_style[plot_rows[r]]);
+		fprintf(f, "%s", first ? "" : ", \\\n     ");
 		first = 0;
+		if (plot_shown(pl, p, k, i)) {
+			fprintf(f, "'%s' using 1:%d with linespoints title ", file, col);
+			plot_quote(f, plot_name(pl->sw, i, k));
+			fprintf(f, " %s", plot_style[i]);
+			continue;
+		}
+		/* An entry a line: gnuplot makes no room for titles of several lines. */
+		snprintf(note, sizeof(note), "%s: not shown:", plot_name(pl->sw, i, k));
+		fprintf(f, "NaN with lines lc rgb '#ffffff' title ");
+		plot_quote(f, note);
+		why = plot_why(pl, p, k, i);
+		while ((n = next_line(&why, &line)) > 0) {
+			fprintf(f, ", \\\n     NaN with lines lc rgb '#ffffff' title '    '.");
+			plot_quote_n(f, line, n);
+		}
 	}
 	fprintf(f, "\n");
 }
 
-/* The highest rate (datagrams per second) plotted by batch size on path k. */
-static double plot_top(const struct bench *proto, const struct sweep *sw, int k, size_t ps)
+/*
+ * The ratio panel of path k: the module over OpenSSL by batch size, a
+ * curve per payload size; on the receive paths with GRO auto (solid) and
+ * GRO off (dashed, the same colour).  A payload size with no curve has a
+ * legend entry that says so (its reason is in the table: the legend is
+ * laid out in rows, where a note of several lines would not stay
+ * together).
+ */
+static void plot_ratio_cmd(FILE *f, const struct plot *pl, int k)
 {
-	const struct options *o = &proto->o;
+	const struct options *o = &pl->proto->o;
+	const char *file = dir_key[sweep_dir[k]];
+	int any = 0, gro_off = 0;
+
+	for (size_t s = 0; s < o->nsizes; s++) {
+		any |= ratio_shown(pl, k, PLUGIN, s);
+		gro_off |= ratio_shown(pl, k, PLUGIN_NOGRO, s);
+	}
+	if (!any && !gro_off) {
+		plot_empty(f, plot_why(pl, BY_BATCH, k, OPENSSL));
+		return;
+	}
+	fprintf(f, "plot 1 with lines lc rgb '#888888' dt 3 lw 2 title 'as fast as OpenSSL'");
+	for (size_t s = 0; s < o->nsizes; s++)
+		if (ratio_shown(pl, k, PLUGIN, s))
+			fprintf(f, ", \\\n     '%s-ratio.dat' using 1:%zu with linespoints lw 2 "
+				   "pt 7 lc rgb '%s' title '%zu-byte datagrams'",
+				file, s + 2, size_colour[s % NCOLOURS], o->sizes[s]);
+	for (size_t s = 0; s < o->nsizes; s++) {
+		if (!ratio_shown(pl, k, PLUGIN_NOGRO, s))
+			continue;
+		fprintf(f, ", \\\n     '%s-ratio.dat' using 1:%zu with linespoints lw 2 dt 2 pt 6 "
+			   "lc rgb '%s' ",
+			file, o->nsizes + s + 2, size_colour[s % NCOLOURS]);
+		if (any)
+			fprintf(f, "notitle");
+		else
+			fprintf(f, "title '%zu-byte datagrams, GRO off'", o->sizes[s]);
+	}
+	for (size_t s = 0; s < o->nsizes; s++)
+		if (!ratio_shown(pl, k, PLUGIN, s) && !ratio_shown(pl, k, PLUGIN_NOGRO, s))
+			fprintf(f, ", \\\n     NaN with lines lc rgb '#ffffff' title "
+				   "'%zu-byte datagrams: not measured (see the table)'",
+				o->sizes[s]);
+	if (any && gro_off)
+		fprintf(f, ", \\\n     NaN with lines lc rgb '#000000' lw 2 title "
+			   "'solid: GRO auto', \\\n     NaN with lines lc rgb '#000000' lw 2 dt 2 "
+			   "title 'dashed: GRO off'");
+	fprintf(f, "\n");
+}
+
+/* The highest rate (datagrams per second) plotted by batch size on path k. */
+static double plot_top(const struct plot *pl, int k)
+{
 	double top = 0;
 
-	for (size_t j = 0; j < o->nbatches; j++)
+	for (size_t n = 0; n < slice_len(pl, BY_BATCH); n++)
 		for (int r = 0; r < PLOT_NROWS; r++) {
-			const struct point *pt = &sw->pt[ps * o->nbatches + j];
+			const struct point *pt = slice_point(pl, BY_BATCH, n);
 
 			if (sweep_runs(pt, plot_rows[r], k) && pt->cell[plot_rows[r]][k].rate > top)
 				top = pt->cell[plot_rows[r]][k].rate;
@@ -3466,28 +3881,67 @@ static double plot_top(const struct bench *proto, const struct sweep *sw, int k,
 	return top;
 }
 
-/*
- * The script: two rows of three panels, send above, receive below; in each
- * row, throughput by batch size (at one payload size, with Gbit/s on the
- * right-hand axis), by payload size (at one batch size), and the module
- * over OpenSSL by batch size, a curve per payload size.  The legends go
- * under the panels, where they hide no curve, in bottom margins of one
- * height so that the panels of a row line up.  Single-quoted strings in
- * gnuplot take no escapes but '' for a quote, and noenhanced keeps the
- * underscores of UDP_SEGMENT and BIO_s_datagram as they are.
- */
-static int write_plot_script(const struct bench *proto, const struct sweep *sw, const char *dir,
-			     size_t ps, size_t pb)
+/* Lines the legends of path k's panels take, at most: a bottom margin fits them. */
+static int plot_key_lines(const struct plot *pl, int k)
 {
-	static const char *const title[SWEEP_NDIR] = { "Send", "Receive" };
-	static const char *const prefix[SWEEP_NDIR] = { "send", "recv" };
-	const struct options *o = &proto->o;
-	size_t size = o->sizes[ps], batch = o->batches[pb];
+	const struct options *o = &pl->proto->o;
+	/* The ratio panel's: "as fast", solid, dashed, a payload size each; three a line. */
+	int most = 0, sizes = 1 + 2 + (int)o->nsizes;
+
+	for (int p = BY_BATCH; p <= BY_SIZE; p++) {
+		int lines = 0;
+
+		for (int r = 0; r < PLOT_NROWS; r++) {
+			enum impl i = plot_rows[r];
+
+			if (!on_path(pl->proto, i, sweep_dir[k]))
+				continue;
+			lines += plot_shown(pl, (enum panel)p, k, i)
+					 ? 1
+					 : 1 + wrapped_lines(plot_why(pl, (enum panel)p, k, i));
+		}
+		most = lines > most ? lines : most;
+	}
+	return (sizes + 2) / 3 > most ? (sizes + 2) / 3 : most;
+}
+
+/* What path k's sender does, the first line of its panels' titles. */
+static void plot_sender(char *buf, size_t len, int k, size_t lo, size_t hi)
+{
+	if (sweep_dir[k] == SEND)
+		snprintf(buf, len, "Send: batches to a socket not read while timed");
+	else if (sweep_dir[k] == RECV)
+		snprintf(buf, len, "Receive from a plain sender: one datagram a send, nothing "
+				   "to coalesce");
+	else if (hi > 0 && lo != hi)
+		snprintf(buf, len, "Receive from a GSO sender: trains of %zu to %zu datagrams "
+				   "(UDP_SEGMENT)", lo, hi);
+	else if (hi > 0)
+		snprintf(buf, len, "Receive from a GSO sender: trains of %zu datagrams "
+				   "(UDP_SEGMENT)", hi);
+	else
+		snprintf(buf, len, "Receive from a GSO sender: trains (UDP_SEGMENT)");
+}
+
+/*
+ * The script: three rows of three panels, a path each (send; receive from
+ * a plain sender; receive from a GSO sender); in each row, throughput by
+ * batch size (at one payload size, with Gbit/s on the right-hand axis), by
+ * payload size (at one batch size), and the module over OpenSSL by batch
+ * size, a curve per payload size.  Each panel's title says first what the
+ * path's sender does.  The legends go under the panels, where they hide
+ * no curve, in bottom margins of one height so that the panels of a row
+ * line up.  Single-quoted strings in gnuplot take no escapes but '' for a
+ * quote, and noenhanced keeps the underscores of UDP_SEGMENT and
+ * BIO_s_datagram as they are.
+ */
+static int write_plot_script(const struct plot *pl, const char *dir)
+{
+	const struct options *o = &pl->proto->o;
+	const struct sweep *sw = pl->sw;
+	size_t size = o->sizes[pl->ps], batch = o->batches[pl->pb];
 	/* Millions of datagrams per second to Gbit/s of payload, at `size` bytes. */
 	double to_gbits = (double)size * 8 / 1000;
-	/* The legend of the ratio panels: a row per three payload sizes, "as fast" first. */
-	size_t ratio_rows = (o->nsizes + 1 + 2) / 3;
-	int bmargin = 5 + (int)(ratio_rows > PLOT_NROWS ? ratio_rows : PLOT_NROWS);
 	FILE *f = plot_file(dir, "plot.gp");
 
 	if (f == NULL)
@@ -3495,70 +3949,73 @@ static int write_plot_script(const struct bench *proto, const struct sweep *sw, 
 	fprintf(f, "# dgrambatch bench --sweep: the plot's script, written by the tool\n"
 		   "set datafile missing '?'\n"
 		   "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-		   "    set terminal pngcairo noenhanced size 1800,1300 font ',11'\n"
+		   "    set terminal pngcairo noenhanced size 1800,2000 font ',11'\n"
 		   "} else {\n"
-		   "    set terminal png noenhanced size 1800,1300\n"
+		   "    set terminal png noenhanced size 1800,2000\n"
 		   "}\n"
 		   "set output 'plot.png'\n");
 	fprintf(f,
-		"set multiplot layout 2,3 title 'dgrambatch %s bench --sweep on 127.0.0.1 with "
-		"OpenSSL %s: median of %d rounds of %.2f s at each point; higher is better' "
-		"font ',15'\n",
+		"set multiplot layout 3,3 title 'dgrambatch %s bench --sweep on 127.0.0.1 with "
+		"OpenSSL %s: median of %d short rounds of %.2f s at each point (noisy); higher is "
+		"better' font ',15'\n",
 		PACKAGE_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), SWEEP_ROUNDS, o->seconds);
-	fprintf(f, "set grid\nset key below left Left reverse samplen 3\nset bmargin %d\n"
-		   "set ytics nomirror\nset offsets graph 0.03, graph 0.03, 0, 0\n",
-		bmargin);
+	fprintf(f, "set grid\nset key below left Left reverse samplen 3\n"
+		   "set ytics nomirror\n");
 	for (int k = 0; k < SWEEP_NDIR; k++) {
-		char file[32];
-		const char *call = k == 0 ? "send" : "receive";
+		const struct point *at = slice_point(pl, BY_BATCH, 0);
+		const char *path = dir_key[sweep_dir[k]];
+		const char *call = sweep_dir[k] == SEND ? "send" : "receive";
+		char file[32], sender[128], what[96];
 		double top;
 
-		fprintf(f, "\n# %s: by batch size, %zu-byte datagrams\n", title[k], size);
-		fprintf(f, "set title '%s: %zu-byte datagrams, by batch size'\n", title[k], size);
-		fprintf(f, "set logscale x 2\n");
-		plot_tics(f, "xtics", o->batches, o->nbatches);
+		fprintf(f, "\n# %s\nset bmargin %d\n", path, 5 + plot_key_lines(pl, k));
+
+		plot_sender(sender, sizeof(sender), k, at->train_min,
+			    at->train_max);
+		fprintf(f, "\n# %s: by batch size, %zu-byte datagrams\n", path, size);
+		snprintf(what, sizeof(what), "%zu-byte datagrams, by batch size", size);
+		fprintf(f, "set title ");
+		plot_quote2(f, sender, what);
+		fprintf(f, "\n");
+		plot_x_axis(f, o->batches, o->nbatches, 2);
 		fprintf(f, "set xlabel 'datagrams per %s call (batch size)'\n", call);
 		fprintf(f, "set ylabel 'million datagrams per second'\n");
 		/*
 		 * Both ranges set here: y2 tics of their own, not y's scaled, and
 		 * the two axes agree at every height.
 		 */
-		top = plot_top(proto, sw, k, ps) / 1e6 * 1.08;
+		top = plot_top(pl, k) / 1e6 * 1.08;
 		if (!(top > 0))
 			top = 1;
 		fprintf(f, "set yrange [0:%.6g]\nset y2range [0:%.6g]\n", top, top * to_gbits);
 		fprintf(f, "set y2label 'Gbit/s of payload'\nset y2tics\n");
-		snprintf(file, sizeof(file), "%s-batch.dat", prefix[k]);
-		plot_rows_cmd(f, proto, sw, k, file);
+		snprintf(file, sizeof(file), "%s-batch.dat", path);
+		plot_rows_cmd(f, pl, BY_BATCH, k, file);
 		fprintf(f, "unset y2tics\nunset y2label\nset yrange [0:*]\n");
 
-		fprintf(f, "\n# %s: by payload size, batches of %zu\n", title[k], batch);
-		fprintf(f, "set title '%s: batches of %zu, by payload size'\n", title[k], batch);
-		if (o->sizes[o->nsizes - 1] >= 30 * o->sizes[0])
-			fprintf(f, "set logscale x 10\n");
-		else
-			fprintf(f, "unset logscale x\n");
-		plot_tics(f, "xtics", o->sizes, o->nsizes);
+		plot_sender(sender, sizeof(sender), k, sw->train_lo, sw->train_hi);
+		fprintf(f, "\n# %s: by payload size, batches of %zu\n", path, batch);
+		snprintf(what, sizeof(what), "batches of %zu, by payload size", batch);
+		fprintf(f, "set title ");
+		plot_quote2(f, sender, what);
+		fprintf(f, "\n");
+		plot_x_axis(f, o->sizes, o->nsizes,
+			    o->sizes[o->nsizes - 1] >= 30 * o->sizes[0] ? 10 : 0);
 		fprintf(f, "set xlabel 'payload bytes per datagram'\n");
 		fprintf(f, "set ylabel 'Gbit/s of payload'\n");
-		snprintf(file, sizeof(file), "%s-size.dat", prefix[k]);
-		plot_rows_cmd(f, proto, sw, k, file);
+		snprintf(file, sizeof(file), "%s-size.dat", path);
+		plot_rows_cmd(f, pl, BY_SIZE, k, file);
 
-		fprintf(f, "\n# %s: the module over OpenSSL, a curve per payload size\n", title[k]);
-		fprintf(f, "set title '%s: dgrambatch module / OpenSSL BIO_s_datagram'\n",
-			title[k]);
-		fprintf(f, "set logscale x 2\n");
-		plot_tics(f, "xtics", o->batches, o->nbatches);
+		fprintf(f, "\n# %s: the module over OpenSSL, a curve per payload size\n", path);
+		fprintf(f, "set title ");
+		plot_quote2(f, sender, "dgrambatch module / OpenSSL BIO_s_datagram, by batch size");
+		fprintf(f, "\n");
+		plot_x_axis(f, o->batches, o->nbatches, 2);
 		fprintf(f, "set xlabel 'datagrams per %s call (batch size)'\n", call);
 		fprintf(f, "set ylabel 'times OpenSSL''s datagrams per second'\n");
 		fprintf(f, "set key horizontal maxcols 3\n");
-		fprintf(f, "plot 1 with lines lc rgb '#888888' dt 3 lw 2 "
-			   "title 'as fast as OpenSSL'");
-		for (size_t sz = 0; sz < o->nsizes; sz++)
-			fprintf(f, ", \\\n     '%s-ratio.dat' using 1:%zu with linespoints lw 2 "
-				   "title '%zu-byte datagrams'",
-				prefix[k], sz + 2, o->sizes[sz]);
-		fprintf(f, "\nset key vertical maxcols auto\n");
+		plot_ratio_cmd(f, pl, k);
+		fprintf(f, "set key vertical maxcols auto\n");
 	}
 	fprintf(f, "unset multiplot\n");
 	return plot_close(f);
@@ -3642,14 +4099,12 @@ done:
  */
 static int draw_plot(const struct bench *proto, const struct sweep *sw, const char *gnuplot)
 {
-	static const char *const files[] = { "send-batch.dat", "send-size.dat", "send-ratio.dat",
-					     "recv-batch.dat", "recv-size.dat", "recv-ratio.dat",
-					     "plot.gp",	       "plot.png" };
+	static const char *const kind[] = { "batch", "size", "ratio" };
 	const struct options *o = &proto->o;
+	const struct plot pl = { proto, sw, pick(o->sizes, o->nsizes, PLOT_SIZE),
+				 pick(o->batches, o->nbatches, PLOT_BATCH) };
 	const char *tmp = getenv("TMPDIR");
-	char dir[PATH_MAX], png[PATH_MAX + 16];
-	size_t ps = pick(o->sizes, o->nsizes, PLOT_SIZE), pb = pick(o->batches, o->nbatches,
-								      PLOT_BATCH);
+	char dir[PATH_MAX], png[PATH_MAX + 16], path[PATH_MAX + 32];
 	int ok;
 
 	if (snprintf(dir, sizeof(dir), "%s/dgrambatch-plot.XXXXXX",
@@ -3657,14 +4112,17 @@ static int draw_plot(const struct bench *proto, const struct sweep *sw, const ch
 	    mkdtemp(dir) == NULL)
 		return sys_failed("making a temporary directory for the plot");
 	snprintf(png, sizeof(png), "%s/plot.png", dir);
-	ok = write_plot_data(proto, sw, dir, ps, pb) && write_plot_script(proto, sw, dir, ps, pb) &&
+	ok = write_plot_data(&pl, dir) && write_plot_script(&pl, dir) &&
 	     run_gnuplot(gnuplot, dir) && copy_file(png, o->plot);
-	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
-		char path[PATH_MAX + 32];
-
-		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
-		(void)unlink(path);
-	}
+	for (int k = 0; k < SWEEP_NDIR; k++)
+		for (size_t n = 0; n < sizeof(kind) / sizeof(kind[0]); n++) {
+			snprintf(path, sizeof(path), "%s/%s-%s.dat", dir, dir_key[sweep_dir[k]],
+				 kind[n]);
+			(void)unlink(path);
+		}
+	snprintf(path, sizeof(path), "%s/plot.gp", dir);
+	(void)unlink(path);
+	(void)unlink(png);
 	if (rmdir(dir) != 0)
 		complain("cannot remove %s: %s", dir, strerror(errno));
 	return ok;
