@@ -14,10 +14,12 @@
 #   7. and 8. cross: the sanitizer builds of stages 3 and 4 run under the
 #      system OpenSSL 3.0, where the batched calls take the header's
 #      private controls and socket-level fallback.
-#   9. Debian packages: scripts/deb.sh builds them from the make dist
+#   9. robustness (make check-robustness on stage 2's build): forged
+#      ICMP, injected faults, loss and reordering, load, in short form.
+#  10. Debian packages: scripts/deb.sh builds them from the make dist
 #      tarball (make check included), runs lintian, installs them, checks
 #      the installed files alone, and purges them.
-#  10. RPM packages: scripts/rpm.sh builds them with rpmbuild from the
+#  11. RPM packages: scripts/rpm.sh builds them with rpmbuild from the
 #      make dist tarball (make check in %check included), runs rpmlint, and
 #      checks each package's files, flags and dependencies.
 # One build serves every libcrypto.so.3; the cross stages hold it to that.
@@ -35,8 +37,9 @@ total_fail=0
 # to the totals.  Check says "N%: Checks: T, Failures: F, Errors: E"; the
 # shell tests say "P passed, F failed".
 report() {
-	local log line t f e
-	for log in "$1"/tests/*.log; do
+	local log line t f e logs=("${@:2}")
+	[ "${#logs[@]}" -gt 0 ] || logs=("$1"/tests/*.log)
+	for log in "${logs[@]}"; do
 		[ -f "$log" ] || continue
 		case $log in */test-suite.log) continue ;; esac
 		if line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n1) && [ -n "$line" ]; then
@@ -258,6 +261,18 @@ stage_tsan_on_30() {
 	LD_LIBRARY_PATH=$syslib tsan_check "$dir"
 }
 
+# The robustness tests (forged ICMP, faults, loss, load) in their short
+# form, on stage 2's build, where OpenSSL has a QUIC server.
+stage_robustness() {
+	local dir=$top/build/openssl-3.5 rc=0 t logs=()
+	check_in "$dir" check-robustness || rc=1
+	for t in $(make -s --no-print-directory -C "$dir" print-robust-tests); do
+		logs+=("$dir/${t%.sh}.log")
+	done
+	[ "${#logs[@]}" -eq 0 ] || report "$dir" "${logs[@]}"
+	return "$rc"
+}
+
 # The Debian packages, built, linted, installed, used and purged.
 stage_deb() {
 	bash "$top/scripts/deb.sh"
@@ -276,6 +291,7 @@ run "cross: built on 3.0, run under 3.5" stage_cross_30_on_35
 run "cross: built on 3.5, run under 3.0" stage_cross_35_on_30
 run "cross: ASan+UBSan build, run under 3.0" stage_sanitizers_on_30
 run "cross: TSan build (threads), run under 3.0" stage_tsan_on_30
+run "robustness: ICMP, faults, loss, load (short), OpenSSL 3.5" stage_robustness
 run "Debian packages: build, lintian, install, purge" stage_deb
 run "RPM packages: rpmbuild, rpmlint, file lists" stage_rpm
 
