@@ -340,6 +340,7 @@ static inline int dgb_err_raise_non_fatal_(int err)
 	case ENETDOWN:
 	case ENOPROTOOPT:
 	case EPROTO:
+	case EMSGSIZE:
 		return 1;
 	default:
 		return 0;

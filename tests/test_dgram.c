@@ -1255,7 +1255,7 @@ static void wait_icmp(int fd)
 		      "no ICMP error queued within 1s");
 }
 
-static void icmp_run(const BIO_METHOD *m, int module, struct icmp_outcome *o)
+static void icmp_run(const BIO_METHOD *m, int module, int blocking_read, struct icmp_outcome *o)
 {
 	union tu_addr a, gone;
 	int fa = tu_udp_loopback(AF_INET, &a), fl = tu_udp_loopback(AF_INET, &gone);
@@ -1298,7 +1298,8 @@ static void icmp_run(const BIO_METHOD *m, int module, struct icmp_outcome *o)
 	close(fl);
 	ck_assert_int_eq(BIO_write(b, "c", 1), 1);
 	wait_icmp(fa);
-	ck_assert_int_eq(fcntl(fa, F_SETFL, fcntl(fa, F_GETFL) | O_NONBLOCK), 0);
+	if (!blocking_read)
+		ck_assert_int_eq(fcntl(fa, F_SETFL, fcntl(fa, F_GETFL) | O_NONBLOCK), 0);
 	if (module)
 		icmp0 = module_counter(DGB_PARAM_ICMP_ERRORS);
 	errno = 0;
@@ -1317,7 +1318,7 @@ START_TEST(test_icmp_absorbed)
 	struct icmp_outcome o;
 
 	memset(&o, 0, sizeof(o));
-	icmp_run(module_method(), 1, &o);
+	icmp_run(module_method(), 1, 0, &o);
 	ck_assert_msg(o.write == 1, "BIO_write after a port unreachable: %d, errno %d (%s)",
 		      o.write, o.write_errno, strerror(o.write_errno));
 	ck_assert_int_ge(o.icmp_write, 1);
@@ -1332,13 +1333,33 @@ START_TEST(test_icmp_absorbed)
 }
 END_TEST
 
+/*
+ * The same on a blocking socket: the error wakes a reader (poll or select
+ * says readable) whose peer may be gone for good; the module must not then
+ * wait for a datagram, but give a retry, as a receive timeout does (a
+ * waiting read would hang such a reader forever: the test times out).
+ */
+START_TEST(test_icmp_absorbed_blocking_read)
+{
+	struct icmp_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	icmp_run(module_method(), 1, 1, &o);
+	ck_assert_msg(o.read == -1 && o.read_errno == EAGAIN,
+		      "blocking BIO_read after a port unreachable: %d, errno %d (%s), expected EAGAIN",
+		      o.read, o.read_errno, strerror(o.read_errno));
+	ck_assert(o.read_retry);
+	ck_assert_int_ge(o.icmp_read, 1);
+}
+END_TEST
+
 /* What OpenSSL's own datagram BIO does in the same run. */
 START_TEST(test_icmp_openssl_fatal)
 {
 	struct icmp_outcome o;
 
 	memset(&o, 0, sizeof(o));
-	icmp_run(BIO_s_datagram(), 0, &o);
+	icmp_run(BIO_s_datagram(), 0, 0, &o);
 	ck_assert_int_eq(o.write, -1);
 	ck_assert_int_eq(o.write_errno, ECONNREFUSED);
 	ck_assert(!o.write_retry);
@@ -1496,6 +1517,7 @@ Suite *suite_dgram(void)
 	tc = tcase_create("module");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_icmp_absorbed);
+	tcase_add_test(tc, test_icmp_absorbed_blocking_read);
 	tcase_add_test(tc, test_icmp_openssl_fatal);
 	tcase_add_loop_test(tc, test_read_eagain_under_pressure, 0, PRESSURE_RUNS);
 	tcase_add_loop_test(tc, test_recvmmsg_eagain_under_pressure, 0, PRESSURE_RUNS);

@@ -709,6 +709,63 @@ static void short_return(int family, int idx)
  * exports its sendmmsg()/sendmsg(), and a fault on the first send call
  * reaches a batch the module sends, whatever it makes of it.
  */
+/*
+ * A forged ICMP "fragmentation needed" (or "packet too big") leaves
+ * EMSGSIZE queued on a connected socket for its next call, which sends
+ * nothing.  BIO_write absorbs it as any ICMP error: idx 0, once, the
+ * datagram goes out on the retry and one ICMP error is counted; idx 1,
+ * twice in a row, as a datagram too big for the path fails, the error is
+ * returned.  idx 2: a batched send (GSO off) raises it as non-fatal, and
+ * the next call sends everything once.
+ */
+static void frag_needed(int family, int idx)
+{
+	static const char *const plans[] = { "call:1:EMSGSIZE", "call:1-8:EMSGSIZE",
+					     "call:1:EMSGSIZE" };
+	struct run *r = run_open(family);
+	uint64_t icmp0 = module_counter(DGB_PARAM_ICMP_ERRORS), icmp1;
+	int w;
+
+	ck_assert_int_eq(DGB_set_gso(r->b, 0), 1);
+	plan(plans[idx]);
+	if (idx < 2) {
+		add(r, 0, 1, PAYLOAD);
+		ck_assert_int_eq(BIO_dgram_set_peer(r->b, r->d[0].ba), 1);
+		errno = 0;
+		w = BIO_write(r->b, r->buf[0], (int)r->len[0]);
+		icmp1 = module_counter(DGB_PARAM_ICMP_ERRORS);
+		if (idx == 0) {
+			ck_assert_int_eq(w, (int)r->len[0]);
+			ck_assert_int_eq(faults("fired"), 1);
+			ck_assert_uint_eq(icmp1 - icmp0, 1);
+			expect_received(r);
+		} else {
+			ck_assert_int_eq(w, -1);
+			ck_assert_int_eq(errno, EMSGSIZE);
+			ck_assert(!BIO_should_retry(r->b));
+			/* Two tries: the second EMSGSIZE is the datagram's own. */
+			ck_assert_int_eq(faults("fired"), 2);
+			expect_nothing(r);
+		}
+	} else {
+		struct call c;
+		struct sendlog log;
+
+		batch(r, ONE_PEER);
+		send_once(r, 0, &c);
+		ck_assert_int_eq(c.ok, 0);
+		ck_assert_uint_eq(c.done, 0);
+		ck_assert(DGB_err_is_non_fatal((unsigned int)c.err));
+		expect_nothing(r);
+		send_all(r, 0, &log);
+		ck_assert_int_eq(log.n, 1);
+		ck_assert_uint_eq(module_counter(DGB_PARAM_ICMP_ERRORS) - icmp0, 1);
+		expect_received(r);
+	}
+	ERR_clear_error();
+	run_close(r);
+}
+
 START_TEST(test_interposer_reaches_module)
 {
 	void *p = dlsym(RTLD_DEFAULT, "sendmmsg"), *q = dlsym(RTLD_DEFAULT, "sendmsg");
@@ -839,6 +896,7 @@ BOTH_FAMILIES(enobufs)
 BOTH_FAMILIES(eagain)
 BOTH_FAMILIES(fallback_stopped)
 BOTH_FAMILIES(short_return)
+BOTH_FAMILIES(frag_needed)
 BOTH_FAMILIES(old_kernel)
 BOTH_FAMILIES(new_kernel)
 
@@ -868,6 +926,7 @@ static Suite *suite_gso_faults(void)
 	ADD_BOTH(tc, eagain, 3);
 	ADD_BOTH(tc, fallback_stopped, 3);
 	ADD_BOTH(tc, short_return, 3);
+	ADD_BOTH(tc, frag_needed, 3);
 	ADD_BOTH(tc, old_kernel, 1);
 	if (tu_kernel_gso_max_segs() == 128)
 		ADD_BOTH(tc, new_kernel, 1);

@@ -224,6 +224,14 @@ static const struct errinfo {
 	{ ENOPROTOOPT, DGB_ERR_ICMP, 0, 1 },
 	/* A parameter problem (ICMP type 12); OpenSSL already retries it. */
 	{ EPROTO, DGB_ERR_ICMP, 1, 1 },
+	/*
+	 * Fragmentation needed (ICMP type 3, code 4) or packet too big
+	 * (ICMPv6 type 2): the kernel lowers the path MTU and queues EMSGSIZE
+	 * on a connected socket, for the next call, whatever it is.  A datagram
+	 * that is itself too big fails with it too, but again at once: the
+	 * write paths return it then (see dgb_icmp_retry()).
+	 */
+	{ EMSGSIZE, DGB_ERR_ICMP, 0, 1 },
 	/* Never seen on a UDP socket; retried because OpenSSL retries them. */
 	{ EINPROGRESS, DGB_ERR_FATAL, 1, 0 },
 	{ EALREADY, DGB_ERR_FATAL, 1, 0 },
@@ -235,6 +243,17 @@ static const struct errinfo *errinfo(int err)
 		if (errtab[i].err == err)
 			return &errtab[i];
 	return NULL;
+}
+
+/*
+ * Whether a call that failed with err (after an earlier try of the same
+ * call failed with prev, or 0) is worth making again: an ICMP error is
+ * absorbed, but EMSGSIZE twice in a row is the datagram's own size, not a
+ * queued error, and stays.
+ */
+int dgb_icmp_retry(int err, int prev)
+{
+	return dgb_errclass(err) == DGB_ERR_ICMP && !(err == EMSGSIZE && prev == EMSGSIZE);
 }
 
 enum dgb_errclass dgb_errclass(int err)

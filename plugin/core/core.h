@@ -44,6 +44,7 @@ enum dgb_errclass {
 	 * An ICMP message earlier made the kernel queue this error on the
 	 * socket (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ...).  Anyone on the
 	 * path can forge ICMP, so it must not be allowed to kill a connection.
+	 * EMSGSIZE is one too (fragmentation needed, packet too big).
 	 * The kernel reports such an error once and clears it, and a send that
 	 * reports it has not sent its datagram, so the call can simply be made
 	 * again.
@@ -54,6 +55,13 @@ enum dgb_errclass {
 };
 
 enum dgb_errclass dgb_errclass(int err);
+
+/*
+ * Whether a call that failed with err, after the same call failed with
+ * prev (0 on the first try), is made again: ICMP errors are, except a
+ * second EMSGSIZE in a row, which is the datagram's own size.
+ */
+int dgb_icmp_retry(int err, int prev);
 
 /*
  * Whether BIO_read/BIO_write set a retry flag after err: OpenSSL's own

@@ -302,7 +302,7 @@ static int io_failed(BIO *b, struct dgb_bio *d, int err, int write)
 static ssize_t read_one(struct dgb_bio *d, char *out, int outl, union dgb_addr *from)
 {
 	ssize_t r;
-	int tries = 0;
+	int tries = 0, flags = d->peek ? MSG_PEEK : 0;
 
 	do {
 		struct iovec iov = { .iov_base = out, .iov_len = outl > 0 ? (size_t)outl : 0 };
@@ -317,9 +317,17 @@ static ssize_t read_one(struct dgb_bio *d, char *out, int outl, union dgb_addr *
 
 		dgb_addr_clear(from);
 		/* One datagram, also where the socket hands over trains (GRO). */
-		r = dgb_sock_recv(d->fd, &one, 1, d->peek ? MSG_PEEK : 0, &d->rx);
+		r = dgb_sock_recv(d->fd, &one, 1, flags, &d->rx);
 		if (r > 0)
 			r = one.msg_len;
+		/*
+		 * After an ICMP error, look again without waiting: the error
+		 * woke a reader (poll or select said readable) whose peer may be
+		 * gone for good, and a blocking socket must not then wait for a
+		 * datagram that never comes.  Nothing there is EAGAIN, a retry,
+		 * as a receive timeout gives one.
+		 */
+		flags |= MSG_DONTWAIT;
 	} while (r < 0 && dgb_errclass((int)-r) == DGB_ERR_ICMP && ++tries < ICMP_ABSORB_MAX);
 	return r;
 }
@@ -346,7 +354,7 @@ static int dgb_read(BIO *b, char *out, int outl)
 static ssize_t write_one(struct dgb_bio *d, const char *in, size_t len)
 {
 	ssize_t r;
-	int tries = 0;
+	int tries = 0, prev = 0;
 
 	do {
 		if (d->connected) {
@@ -362,7 +370,7 @@ static ssize_t write_one(struct dgb_bio *d, const char *in, size_t len)
 
 			r = dgb_sock_sendmsg(d->fd, &mh, 0);
 		}
-	} while (r < 0 && dgb_errclass((int)-r) == DGB_ERR_ICMP && ++tries < ICMP_ABSORB_MAX);
+	} while (r < 0 && dgb_icmp_retry((int)-r, prev) && (prev = (int)-r, ++tries < ICMP_ABSORB_MAX));
 	return r;
 }
 
