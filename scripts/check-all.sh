@@ -16,6 +16,9 @@
 #      private controls and socket-level fallback.
 #   9. robustness (make check-robustness on stage 2's build): forged
 #      ICMP, injected faults, loss and reordering, load, in short form.
+#      Then fuzzing (make fuzz on the same build): every libFuzzer
+#      harness of fuzz/ under ASan+UBSan, regressions replayed, each run
+#      for a few seconds; any crash fails the stage.
 #  10. Debian packages: scripts/deb.sh builds them from the make dist
 #      tarball (make check included), runs lintian, installs them, checks
 #      the installed files alone, and purges them.
@@ -267,10 +270,22 @@ stage_robustness() {
 	local dir=$top/build/openssl-3.5 rc=0 t logs=()
 	check_in "$dir" check-robustness || rc=1
 	for t in $(make -s --no-print-directory -C "$dir" print-robust-tests); do
-		logs+=("$dir/${t%.sh}.log")
+		logs+=("$dir/$t.log")
 	done
 	[ "${#logs[@]}" -eq 0 ] || report "$dir" "${logs[@]}"
 	return "$rc"
+}
+
+# The libFuzzer harnesses (fuzz/) on stage 2's build, for a few seconds
+# each: clang and its libFuzzer runtime are installed where missing.
+stage_fuzz() {
+	local dir=$top/build/openssl-3.5
+	if ! command -v clang >/dev/null && ! command -v clang-14 >/dev/null ||
+		! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q 'ok installed'; then
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends clang-14 libclang-rt-14-dev >/dev/null || return 1
+	fi
+	make -C "$dir" fuzz FUZZ_SECONDS="${DGB_FUZZ_SECONDS:-15}"
 }
 
 # The Debian packages, built, linted, installed, used and purged.
@@ -292,6 +307,7 @@ run "cross: built on 3.5, run under 3.0" stage_cross_35_on_30
 run "cross: ASan+UBSan build, run under 3.0" stage_sanitizers_on_30
 run "cross: TSan build (threads), run under 3.0" stage_tsan_on_30
 run "robustness: ICMP, faults, loss, load (short), OpenSSL 3.5" stage_robustness
+run "fuzz: libFuzzer harnesses, ASan+UBSan (short), OpenSSL 3.5" stage_fuzz
 run "Debian packages: build, lintian, install, purge" stage_deb
 run "RPM packages: rpmbuild, rpmlint, file lists" stage_rpm
 

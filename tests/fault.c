@@ -106,6 +106,38 @@
  *                totals when the process exits;
  *   report=PATH  the same, appended to PATH.
  *
+ * At random, for soaks (tests/soak.sh), seeded: the Nth event of the
+ * process (of any kind, in any thread) draws the same with the same seed,
+ * so a run is reproduced where the program makes the same calls in the
+ * same order; timing changes that (how often a receive finds the queue
+ * empty, say), and with it which calls get the faults:
+ *
+ *   random:seed=N  turns it on (random alone: seed 1); these settings
+ *                  follow it as rules of their own:
+ *   rate=R         the chance, 0 to 1, that an event gets a fault (0.01);
+ *   errs=A+B+...   what a send call may get, one picked at random: an
+ *                  errno (it fails on its first entry, having sent
+ *                  nothing, as call does) or "short" (it sends only its
+ *                  first 1 to vlen-1 entries, as short does; a call of
+ *                  one entry is left alone); EAGAIN+EINTR+ENOBUFS+short;
+ *   gso=A+B+...    what a GSO entry may get, as gso fails one (EIO+EINVAL);
+ *   recv=A+B+...   what a receive call may get: an errno, as recv fails
+ *                  one, or "short", as recvshort cuts one; EAGAIN+EINTR+
+ *                  short.  A removal (see recvtrunc) never gets EAGAIN,
+ *                  which would say the datagram was gone: it gets EINTR.
+ *
+ *   "none" for a list gives that kind of event no faults.  Each event
+ *   (send call, GSO entry, receive call) draws its chance whatever the
+ *   rules do (and once more, for what it gets, when it gets a fault), and
+ *   the rules act first: a random fault only comes to a call or entry that
+ *   they leave alone.
+ *
+ * DGB_FAULT_COUNTS=PATH in the environment appends one line to PATH when
+ * the process exits, "FAULTS pid=P NAME=COUNT ...": every count "?NAME"
+ * answers (below), and the random faults injected by kind, inj-send-E,
+ * inj-send-short, inj-gso-E, inj-recv-E, inj-recv-short (an errno's name,
+ * or its number).
+ *
  * E is a name (EIO, EINVAL, EMSGSIZE, ENOBUFS, EAGAIN, EWOULDBLOCK,
  * EOPNOTSUPP, ENOPROTOOPT, EPERM, ECONNREFUSED, EINTR, ENOMEM) or a number.
  * A send call is a sendmmsg() of one entry or more, or a sendmsg() or
@@ -144,6 +176,25 @@
  *   ?fired          faults that fired (a short that shortened nothing is
  *                   not one, nor a recvshort whose call took fewer than K;
  *                   each refused setsockopt() is one)
+ *   ?datagrams-sent datagrams the kernel took: one per entry, the
+ *                   segments of a GSO entry
+ *   ?bytes-sent     their bytes
+ *   ?gso-first-refused  send calls failed by a fault (rule or random) on a
+ *                   first entry that is a GSO entry of two segments or
+ *                   more, with EIO, EINVAL or EMSGSIZE: the module sends
+ *                   such an entry again, one datagram per entry (not
+ *                   counted: EINVAL on more than 64 segments, which the
+ *                   module sends again as 64 and the rest)
+ *   ?gso-resent     of those, the ones whose next send call in the same
+ *                   thread, on the same descriptor, was that: as many
+ *                   entries, none a GSO entry, and the kernel took one or
+ *                   more (the module counts a GSO fallback for each)
+ *   ?gso-resend-failed  the same next call, failed (by a fault or not)
+ *   ?gso-enobufs    send calls failed with ENOBUFS by a fault on a first
+ *                   entry that is a GSO entry of two segments or more (the
+ *                   module counts it sent, its datagrams lost)
+ *   ?gso-enobufs-segments, ?gso-enobufs-bytes  the datagrams and bytes in them
+ *   ?random-fired   faults the random mode injected (in ?fired too)
  *
  * A DGB_FAULTS that cannot be read stops the process (abort()), so a
  * misspelt plan cannot make a test pass without its faults.
@@ -203,10 +254,26 @@ struct rule {
 	atomic_ulong seen;
 };
 
+/* The random mode: the events that draw, and what each may get. */
+enum chan { CH_SEND, CH_GSO, CH_RECV, CH_COUNT };
+
+#define MAX_CHOICES 8
+#define CHOICE_SHORT (-1)
+
+struct random_plan {
+	int on;
+	uint64_t seed;
+	/* An event faults when the top 32 bits of a draw are below it. */
+	uint64_t threshold;
+	int n[CH_COUNT];
+	int choice[CH_COUNT][MAX_CHOICES];
+};
+
 struct plan {
 	int n;
 	struct rule r[MAX_RULES];
 	int report_fd;
+	struct random_plan rnd;
 };
 
 /*
@@ -216,6 +283,24 @@ struct plan {
 static struct rule rules[MAX_RULES];
 static atomic_int nrules;
 static atomic_int report_fd = -1;
+
+/* The random mode in force, written and published as the rules are. */
+static struct random_plan rnd;
+static atomic_int rnd_on;
+static atomic_ulong rnd_draws;
+static atomic_ulong injected[CH_COUNT][MAX_CHOICES];
+static const char *const chan_names[CH_COUNT] = { "send", "gso", "recv" };
+
+/*
+ * The send call after one whose GSO first entry a fault refused: the
+ * descriptor and entries of the resend the module should make (fd -1:
+ * none awaited), and whether the call being made is it.
+ */
+static __thread int resend_fd = -1;
+static __thread unsigned long resend_n;
+static __thread int resend_call;
+/* The random choice that shortened this thread's receive call, or -1. */
+static __thread int recv_short_choice = -1;
 
 /* The counts dgb_fault_plan("?NAME") answers, in the order of stat_names[]. */
 enum count {
@@ -231,6 +316,15 @@ enum count {
 	ST_RECV_TRUNCS,
 	ST_SOCKOPT_CALLS,
 	ST_FIRED,
+	ST_DGRAMS_SENT,
+	ST_BYTES_SENT,
+	ST_GSO_FIRST_REFUSED,
+	ST_GSO_RESENT,
+	ST_GSO_RESEND_FAILED,
+	ST_GSO_ENOBUFS,
+	ST_GSO_ENOBUFS_SEGMENTS,
+	ST_GSO_ENOBUFS_BYTES,
+	ST_RANDOM_FIRED,
 	ST_COUNT
 };
 
@@ -238,6 +332,9 @@ static const char *const stat_names[ST_COUNT] = {
 	"calls",      "gso-seen",   "gso-sent",    "gso-segments",
 	"recv-calls", "recv-peeks", "recv-lists",  "recv-takes",
 	"recv-truncs", "sockopt-calls", "fired",
+	"datagrams-sent", "bytes-sent", "gso-first-refused", "gso-resent",
+	"gso-resend-failed", "gso-enobufs", "gso-enobufs-segments", "gso-enobufs-bytes",
+	"random-fired",
 };
 
 static atomic_ulong st[ST_COUNT];
@@ -404,16 +501,118 @@ static int parse_rule(const char *s, size_t len, struct rule *r)
 	return 1;
 }
 
+/* A random list, "A+B+..." or "none", of len characters; 0 if unreadable. */
+static int parse_choices(const char *s, size_t len, int shorts, struct random_plan *rp,
+			 enum chan c)
+{
+	const char *end = s + len;
+
+	rp->n[c] = 0;
+	if (len == 4 && strncmp(s, "none", 4) == 0)
+		return 1;
+	while (s < end) {
+		const char *plus = memchr(s, '+', (size_t)(end - s));
+		size_t n = (size_t)((plus != NULL ? plus : end) - s);
+		int v;
+
+		if (rp->n[c] == MAX_CHOICES)
+			return 0;
+		if (n == 5 && strncmp(s, "short", 5) == 0 && shorts)
+			v = CHOICE_SHORT;
+		else if (!parse_errno(s, n, &v))
+			return 0;
+		rp->choice[c][rp->n[c]++] = v;
+		s += n + (plus != NULL);
+	}
+	return rp->n[c] > 0;
+}
+
+/* "R", a chance from 0 to 1, of len characters into rp; 0 if unreadable. */
+static int parse_rate(const char *s, size_t len, struct random_plan *rp)
+{
+	char buf[32], *end;
+	double r;
+
+	if (len == 0 || len >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	r = strtod(buf, &end);
+	if (*end != '\0' || !(r >= 0.0 && r <= 1.0))
+		return 0;
+	rp->threshold = (uint64_t)(r * 4294967296.0);
+	return 1;
+}
+
+static void random_defaults(struct random_plan *rp)
+{
+	static const int send[] = { EAGAIN, EINTR, ENOBUFS, CHOICE_SHORT };
+	static const int gso[] = { EIO, EINVAL };
+	static const int recv[] = { EAGAIN, EINTR, CHOICE_SHORT };
+
+	memset(rp, 0, sizeof(*rp));
+	rp->seed = 1;
+	rp->threshold = (uint64_t)(0.01 * 4294967296.0);
+	rp->n[CH_SEND] = 4;
+	memcpy(rp->choice[CH_SEND], send, sizeof(send));
+	rp->n[CH_GSO] = 2;
+	memcpy(rp->choice[CH_GSO], gso, sizeof(gso));
+	rp->n[CH_RECV] = 3;
+	memcpy(rp->choice[CH_RECV], recv, sizeof(recv));
+}
+
+/* A setting of the random mode, of len characters; -1 if it is none, 0 if unreadable. */
+static int parse_random(const char *s, size_t len, struct random_plan *rp)
+{
+	unsigned long seed;
+
+#define KEY(k) (len >= sizeof(k) - 1 && strncmp(s, k, sizeof(k) - 1) == 0)
+#define REST(k) (s + sizeof(k) - 1), (len - (sizeof(k) - 1))
+	if (len == 6 && strncmp(s, "random", 6) == 0) {
+		rp->on = 1;
+		return 1;
+	}
+	if (KEY("random:seed=")) {
+		rp->on = 1;
+		if (!parse_ulong(REST("random:seed="), &seed))
+			return 0;
+		rp->seed = seed;
+		return 1;
+	}
+	if (KEY("seed=")) {
+		if (!parse_ulong(REST("seed="), &seed))
+			return 0;
+		rp->seed = seed;
+		return 1;
+	}
+	if (KEY("rate="))
+		return parse_rate(REST("rate="), rp);
+	if (KEY("errs="))
+		return parse_choices(REST("errs="), 1, rp, CH_SEND);
+	if (KEY("gso="))
+		return parse_choices(REST("gso="), 0, rp, CH_GSO);
+	if (KEY("recv="))
+		return parse_choices(REST("recv="), 1, rp, CH_RECV);
+#undef KEY
+#undef REST
+	return -1;
+}
+
 static int parse_plan(const char *spec, struct plan *p)
 {
 	const char *s = spec;
+	int r;
 
 	p->n = 0;
 	p->report_fd = -1;
+	random_defaults(&p->rnd);
 	while (*s != '\0') {
 		size_t len = strcspn(s, ",; \t\n");
 
-		if (len == 6 && strncmp(s, "report", 6) == 0) {
+		if (len > 0 && (r = parse_random(s, len, &p->rnd)) >= 0) {
+			if (r == 0)
+				goto bad;
+		} else if (len == 6 && strncmp(s, "report", 6) == 0) {
 			if (p->report_fd > STDERR_FILENO)
 				close(p->report_fd);
 			p->report_fd = STDERR_FILENO;
@@ -449,8 +648,14 @@ static void install(const struct plan *p)
 	int old = atomic_exchange(&report_fd, -1);
 
 	atomic_store_explicit(&nrules, 0, memory_order_relaxed);
+	atomic_store_explicit(&rnd_on, 0, memory_order_relaxed);
 	if (old > STDERR_FILENO)
 		close(old);
+	rnd = p->rnd;
+	atomic_store(&rnd_draws, 0);
+	for (int c = 0; c < CH_COUNT; c++)
+		for (int i = 0; i < MAX_CHOICES; i++)
+			atomic_store(&injected[c][i], 0);
 	for (int i = 0; i < p->n; i++) {
 		rules[i].kind = p->r[i].kind;
 		rules[i].n = p->r[i].n;
@@ -463,6 +668,7 @@ static void install(const struct plan *p)
 	for (int i = 0; i < ST_COUNT; i++)
 		atomic_store(&st[i], 0);
 	atomic_store(&report_fd, p->report_fd);
+	atomic_store_explicit(&rnd_on, p->rnd.on, memory_order_release);
 	atomic_store_explicit(&nrules, p->n, memory_order_release);
 }
 
@@ -512,6 +718,80 @@ __attribute__((destructor)) static void report_totals(void)
 	       atomic_load(&st[ST_RECV_LISTS]), atomic_load(&st[ST_RECV_TAKES]),
 	       atomic_load(&st[ST_RECV_TRUNCS]), atomic_load(&st[ST_SOCKOPT_CALLS]),
 	       atomic_load(&st[ST_FIRED]));
+}
+
+/* A choice's name in the counts: "short", an errno's name, or its number. */
+static const char *choice_name(int v, char *buf, size_t size)
+{
+	const char *n = v == CHOICE_SHORT ? "short" : errname(v);
+
+	if (strcmp(n, "errno") == 0) {
+		snprintf(buf, size, "%d", v);
+		return buf;
+	}
+	return n;
+}
+
+/* DGB_FAULT_COUNTS=PATH: every count, in one line appended to PATH at exit. */
+__attribute__((destructor)) static void write_counts(void)
+{
+	const char *path = getenv("DGB_FAULT_COUNTS");
+	char line[4096], buf[16];
+	size_t n;
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return;
+	n = (size_t)snprintf(line, sizeof(line), "FAULTS pid=%ld", (long)getpid());
+	for (int i = 0; i < ST_COUNT && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%lu", stat_names[i],
+				      atomic_load(&st[i]));
+	for (int c = 0; c < CH_COUNT; c++)
+		for (int i = 0; i < rnd.n[c] && n < sizeof(line); i++)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " inj-%s-%s=%lu",
+					      chan_names[c],
+					      choice_name(rnd.choice[c][i], buf, sizeof(buf)),
+					      atomic_load(&injected[c][i]));
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	(void)!write(fd, line, n);
+	close(fd);
+}
+
+/* --- the random mode ----------------------------------------------------- */
+
+/* The next draw: splitmix64 of the seed and the draw's number. */
+static uint64_t draw(void)
+{
+	uint64_t z = rnd.seed + 0x9e3779b97f4a7c15ULL * (atomic_fetch_add(&rnd_draws, 1) + 1);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * One event of channel c draws: the index of the choice it gets, or -1
+ * for none; *aux another draw, for a short count.
+ */
+static int pick(enum chan c, uint64_t *aux)
+{
+	if (!atomic_load_explicit(&rnd_on, memory_order_acquire) || rnd.n[c] == 0)
+		return -1;
+	if ((draw() >> 32) >= rnd.threshold)
+		return -1;
+	*aux = draw();
+	return (int)(*aux % (uint64_t)rnd.n[c]);
+}
+
+static void random_fired(enum chan c, int i)
+{
+	atomic_fetch_add(&injected[c][i], 1);
+	atomic_fetch_add(&st[ST_RANDOM_FIRED], 1);
 }
 
 /* Whether this event is one a rule waits for. */
@@ -573,6 +853,8 @@ static const char *callname(const struct mmsghdr *mm)
 	return mm != NULL ? "sendmmsg" : "sendmsg";
 }
 
+static void refused_first(int fd, const struct msghdr *h, int err);
+
 /*
  * How many of the call's vlen entries may go to the kernel; when a fault
  * cut that short, *err is the errno a call cut to none fails with.
@@ -584,8 +866,15 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 	int first_gso = gso_size(entry(mm, one, 0)) != 0;
 	unsigned int limit = vlen, i;
 	unsigned long call = atomic_fetch_add(&st[ST_CALLS], 1) + 1;
+	uint64_t aux = 0;
+	int c;
 
 	*err = 0;
+	/* The call after a refused GSO entry: the module's resend, or not. */
+	if (resend_fd >= 0) {
+		resend_call = fd == resend_fd && vlen == resend_n && !first_gso;
+		resend_fd = -1;
+	}
 	/* The rules about whole calls act before any entry is looked at. */
 	for (int k = 0; k < n; k++) {
 		struct rule *r = &rules[k];
@@ -608,6 +897,26 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 			}
 		}
 	}
+	/* The random mode, for a call the rules left alone. */
+	c = pick(CH_SEND, &aux);
+	if (c >= 0 && limit == vlen) {
+		int what = rnd.choice[CH_SEND][c];
+
+		if (what != CHOICE_SHORT) {
+			limit = 0;
+			*err = what;
+			fired();
+			random_fired(CH_SEND, c);
+			report("%s %lu (fd %d, vlen %u): random %s", callname(mm), call, fd, vlen,
+			       errname(what));
+		} else if (vlen > 1) {
+			limit = 1 + (unsigned int)((aux / MAX_CHOICES) % (vlen - 1));
+			fired();
+			random_fired(CH_SEND, c);
+			report("%s %lu (fd %d): random, %u of %u entries", callname(mm), call, fd,
+			       limit, vlen);
+		}
+	}
 	/* Then the GSO entries, in order, up to the first that fails. */
 	for (i = 0; i < limit; i++) {
 		int fire = 0, e = 0;
@@ -615,6 +924,7 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 		if (gso_size(entry(mm, one, i)) == 0)
 			continue;
 		atomic_fetch_add(&st[ST_GSO_SEEN], 1);
+		c = pick(CH_GSO, &aux);
 		for (int k = 0; k < n; k++)
 			if (rules[k].kind == GSOMAX && !fire &&
 			    segments(entry(mm, one, i), gso_size(entry(mm, one, i))) > rules[k].n) {
@@ -626,15 +936,58 @@ static unsigned int decide(int fd, const struct mmsghdr *mm, const struct msghdr
 				fire = 1;
 				e = rules[k].arg;
 			}
+		if (!fire && c >= 0) {
+			fire = 1;
+			e = rnd.choice[CH_GSO][c];
+			random_fired(CH_GSO, c);
+		}
 		if (fire) {
 			fired();
 			report("%s %lu (fd %d): GSO entry %u of %u: %s", callname(mm), call, fd, i + 1,
 			       vlen, errname(e));
 			*err = e;
-			return i;
+			limit = i;
+			break;
 		}
 	}
+	if (limit == 0)
+		refused_first(fd, entry(mm, one, 0), *err);
 	return limit;
+}
+
+/*
+ * A call failed by a fault on its first entry with err: where that is a
+ * GSO entry of two segments or more, what the module does next is counted.
+ */
+static void refused_first(int fd, const struct msghdr *h, int err)
+{
+	long size = gso_size(h);
+	unsigned long nseg;
+
+	if (size <= 0 || (nseg = segments(h, size)) < 2)
+		return;
+	if (err == EIO || err == EMSGSIZE || (err == EINVAL && nseg <= 64)) {
+		atomic_fetch_add(&st[ST_GSO_FIRST_REFUSED], 1);
+		resend_fd = fd;
+		resend_n = nseg;
+	} else if (err == ENOBUFS) {
+		size_t bytes = 0;
+
+		for (size_t k = 0; k < (size_t)h->msg_iovlen; k++)
+			bytes += h->msg_iov[k].iov_len;
+		atomic_fetch_add(&st[ST_GSO_ENOBUFS], 1);
+		atomic_fetch_add(&st[ST_GSO_ENOBUFS_SEGMENTS], nseg);
+		atomic_fetch_add(&st[ST_GSO_ENOBUFS_BYTES], bytes);
+	}
+}
+
+/* The end of a send call that returned r: whether it was an awaited resend. */
+static void send_done(int r)
+{
+	if (!resend_call)
+		return;
+	resend_call = 0;
+	atomic_fetch_add(&st[r > 0 ? ST_GSO_RESENT : ST_GSO_RESEND_FAILED], 1);
 }
 
 /* What the kernel took: the first `sent` entries. */
@@ -643,7 +996,12 @@ static void account(const struct mmsghdr *mm, const struct msghdr *one, unsigned
 	for (unsigned int i = 0; i < sent; i++) {
 		const struct msghdr *h = entry(mm, one, i);
 		long size = gso_size(h);
+		size_t bytes = 0;
 
+		for (size_t k = 0; k < (size_t)h->msg_iovlen; k++)
+			bytes += h->msg_iov[k].iov_len;
+		atomic_fetch_add(&st[ST_DGRAMS_SENT], size != 0 ? segments(h, size) : 1);
+		atomic_fetch_add(&st[ST_BYTES_SENT], bytes);
 		if (size != 0) {
 			atomic_fetch_add(&st[ST_GSO_SENT], 1);
 			atomic_fetch_add(&st[ST_GSO_SEGMENTS], segments(h, size));
@@ -704,6 +1062,7 @@ FAULT_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int f
 		return real(fd, msgs, vlen, flags);
 	limit = decide(fd, msgs, NULL, vlen, &err);
 	if (limit == 0) {
+		send_done(-1);
 		errno = err;
 		return -1;
 	}
@@ -711,6 +1070,7 @@ FAULT_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int f
 	saved = errno;
 	if (r > 0)
 		account(msgs, NULL, (unsigned int)r);
+	send_done(r);
 	errno = saved;
 	return r;
 }
@@ -751,6 +1111,7 @@ static ssize_t one_entry(_Atomic(void *) *slot, const char *name, real_one_fn *c
 	if (fd < 0 || msg == NULL)
 		return call(p, fd, msg, flags);
 	if (decide(fd, NULL, msg, 1, &err) == 0) {
+		send_done(-1);
 		errno = err;
 		return -1;
 	}
@@ -758,6 +1119,7 @@ static ssize_t one_entry(_Atomic(void *) *slot, const char *name, real_one_fn *c
 	saved = errno;
 	if (r >= 0)
 		account(NULL, msg, 1);
+	send_done(r >= 0 ? 1 : -1);
 	errno = saved;
 	return r;
 }
@@ -812,6 +1174,8 @@ static unsigned int decide_recv(const char *name, int fd, enum rsort sort, unsig
 {
 	int n = atomic_load_explicit(&nrules, memory_order_acquire);
 	unsigned int limit = vlen;
+	uint64_t aux = 0;
+	int c;
 
 	*call = atomic_fetch_add(&st[ST_RECV_CALLS], 1) + 1;
 	atomic_fetch_add(&st[ST_RECV_PEEKS + (int)sort], 1);
@@ -830,6 +1194,26 @@ static unsigned int decide_recv(const char *name, int fd, enum rsort sort, unsig
 		} else if (r->kind == RECVSHORT) {
 			if (hit(r) && (unsigned int)r->arg < limit)
 				limit = (unsigned int)r->arg;
+		}
+	}
+	recv_short_choice = -1;
+	c = pick(CH_RECV, &aux);
+	if (c >= 0 && limit == vlen) {
+		int what = rnd.choice[CH_RECV][c];
+
+		if (what != CHOICE_SHORT) {
+			/* EAGAIN would tell the module a removal's datagram was gone. */
+			if (sort == R_TRUNC && (what == EAGAIN || what == EWOULDBLOCK))
+				what = EINTR;
+			limit = 0;
+			*err = what;
+			fired();
+			random_fired(CH_RECV, c);
+			report("%s %lu (fd %d, a %s): random %s", name, *call, fd, rsort_names[sort],
+			       errname(what));
+		} else if (vlen > 1) {
+			limit = 1 + (unsigned int)((aux / MAX_CHOICES) % (vlen - 1));
+			recv_short_choice = c;
 		}
 	}
 	return limit;
@@ -858,6 +1242,8 @@ FAULT_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int f
 	/* A short receive fired only if the queue might have given more. */
 	if (limit < vlen && r == (int)limit) {
 		saved = errno;
+		if (recv_short_choice >= 0)
+			random_fired(CH_RECV, recv_short_choice);
 		fired();
 		report("recvmmsg %lu (fd %d): %u of %u entries", call, fd, limit, vlen);
 		errno = saved;
@@ -947,9 +1333,18 @@ FAULT_EXPORT int dgb_fault_plan(const char *spec)
 	if (spec == NULL)
 		spec = "";
 	if (spec[0] == '?') {
+		char buf[16], name[64];
+
 		for (int i = 0; i < ST_COUNT; i++)
 			if (strcmp(spec + 1, stat_names[i]) == 0)
 				return clamp(atomic_load(&st[i]));
+		for (int c = 0; c < CH_COUNT; c++)
+			for (int i = 0; i < rnd.n[c]; i++) {
+				snprintf(name, sizeof(name), "inj-%s-%s", chan_names[c],
+					 choice_name(rnd.choice[c][i], buf, sizeof(buf)));
+				if (strcmp(spec + 1, name) == 0)
+					return clamp(atomic_load(&injected[c][i]));
+			}
 		errno = EINVAL;
 		return -1;
 	}

@@ -4,9 +4,10 @@
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
  *
- * Connects to the test server on 127.0.0.1:--port, verifying its
- * certificate against --ca for the name "localhost", sends --bytes of
- * deterministic pseudo-random data on the default stream, ends the stream
+ * Connects to the test server on 127.0.0.1:--port (or --addr:--port,
+ * IPv4 or IPv6), verifying its certificate against --ca for the name
+ * "localhost", sends --bytes of deterministic pseudo-random data on the
+ * default stream, ends the stream
  * and reads the server's "sha256 <hex> <bytes>" line, which must match
  * what was sent.
  *
@@ -52,6 +53,8 @@ static const char prog[] = "quic_client";
 
 struct options {
 	const char *ca;
+	/* --addr: the server's address (IPv4 or IPv6), 127.0.0.1 by default. */
+	const char *addr;
 	int port;
 	long long bytes;
 	uint64_t seed;
@@ -71,7 +74,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s --port N --ca FILE [--bytes N] [--seed N] [--bio default|header]\n"
-		"       [--connected] [--nonblock] [--explicit] [--hold]\n"
+		"       [--connected] [--nonblock] [--explicit] [--hold] [--addr ADDR]\n"
 		"       [--download [--pings N] [--ping-sizes FIRST,SECOND] [--settle-ms N]]\n",
 		prog);
 }
@@ -135,6 +138,8 @@ static int parse(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--port") == 0) {
 			if ((o->port = (int)qt_number(val, 1, 65535)) < 0)
 				goto bad;
+		} else if (strcmp(a, "--addr") == 0) {
+			o->addr = val;
 		} else if (strcmp(a, "--bytes") == 0) {
 			if ((o->bytes = qt_number(val, 0, 1LL << 40)) < 0)
 				goto bad;
@@ -298,13 +303,40 @@ static BIO *hold_push(BIO *dgram)
 	return BIO_push(b, dgram);
 }
 
+/* The server's address: 127.0.0.1 or --addr, IPv4 or IPv6. */
+union server_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+static socklen_t server_len(const union server_addr *server)
+{
+	return server->sa.sa_family == AF_INET6 ? sizeof(server->v6) : sizeof(server->v4);
+}
+
+/* Fills server from --addr and --port: 1, or 0 if --addr is no address. */
+static int server_set(const struct options *o, union server_addr *server)
+{
+	memset(server, 0, sizeof(*server));
+	if (o->addr != NULL && strchr(o->addr, ':') != NULL) {
+		server->v6.sin6_family = AF_INET6;
+		server->v6.sin6_port = htons((uint16_t)o->port);
+		return inet_pton(AF_INET6, o->addr, &server->v6.sin6_addr) == 1;
+	}
+	server->v4.sin_family = AF_INET;
+	server->v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	server->v4.sin_port = htons((uint16_t)o->port);
+	return o->addr == NULL || inet_pton(AF_INET, o->addr, &server->v4.sin_addr) == 1;
+}
+
 /*
  * The connection's BIO: the datagram BIO (also in *dgram), or with --hold
  * the filter over it.
  */
-static BIO *make_bio(const struct options *o, struct sockaddr_in *server, BIO **dgram)
+static BIO *make_bio(const struct options *o, const union server_addr *server, BIO **dgram)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(server->sa.sa_family, SOCK_DGRAM, 0);
 	BIO *bio;
 
 	*dgram = NULL;
@@ -313,8 +345,9 @@ static BIO *make_bio(const struct options *o, struct sockaddr_in *server, BIO **
 		return NULL;
 	}
 	qt_socket_buffers(fd);
-	if (o->connected && connect(fd, (struct sockaddr *)server, sizeof(*server)) != 0) {
-		fprintf(stderr, "%s: connect 127.0.0.1:%d: %s\n", prog, o->port, strerror(errno));
+	if (o->connected && connect(fd, &server->sa, server_len(server)) != 0) {
+		fprintf(stderr, "%s: connect %s:%d: %s\n", prog,
+			o->addr != NULL ? o->addr : "127.0.0.1", o->port, strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -330,8 +363,9 @@ static BIO *make_bio(const struct options *o, struct sockaddr_in *server, BIO **
 	return bio;
 }
 
-static SSL *make_ssl(SSL_CTX *ctx, BIO *bio, const struct sockaddr_in *server)
+static SSL *make_ssl(SSL_CTX *ctx, BIO *bio, const union server_addr *server)
 {
+	int v6 = server->sa.sa_family == AF_INET6;
 	SSL *ssl = SSL_new(ctx);
 	BIO_ADDR *peer = BIO_ADDR_new();
 	int ok;
@@ -339,8 +373,10 @@ static SSL *make_ssl(SSL_CTX *ctx, BIO *bio, const struct sockaddr_in *server)
 	ok = ssl != NULL && peer != NULL &&
 	     SSL_set_tlsext_host_name(ssl, QT_HOST) == 1 && SSL_set1_host(ssl, QT_HOST) == 1 &&
 	     SSL_set_alpn_protos(ssl, qt_alpn, sizeof(qt_alpn)) == 0 &&
-	     BIO_ADDR_rawmake(peer, AF_INET, &server->sin_addr, sizeof(server->sin_addr),
-			      server->sin_port) == 1 &&
+	     (v6 ? BIO_ADDR_rawmake(peer, AF_INET6, &server->v6.sin6_addr,
+				    sizeof(server->v6.sin6_addr), server->v6.sin6_port)
+		 : BIO_ADDR_rawmake(peer, AF_INET, &server->v4.sin_addr,
+				    sizeof(server->v4.sin_addr), server->v4.sin_port)) == 1 &&
 	     SSL_set1_initial_peer_addr(ssl, peer) == 1;
 	BIO_ADDR_free(peer);
 	if (!ok) {
@@ -651,7 +687,7 @@ static int shutdown_conn(SSL *ssl)
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct sockaddr_in server;
+	union server_addr server;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	BIO *bio, *dgram = NULL;
@@ -670,10 +706,10 @@ int main(int argc, char **argv)
 
 	if (!parse(argc, argv, &o))
 		return 2;
-	memset(&server, 0, sizeof(server));
-	server.sin_family = AF_INET;
-	server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	server.sin_port = htons((uint16_t)o.port);
+	if (!server_set(&o, &server)) {
+		fprintf(stderr, "%s: --addr %s: not an IPv4 or IPv6 address\n", prog, o.addr);
+		return 2;
+	}
 
 	if ((buf = malloc(QT_CHUNK)) == NULL)
 		goto out;

@@ -4,10 +4,10 @@
  * Copyright 2026 The dgrambatch authors.
  * SPDX-License-Identifier: Apache-2.0
  *
- * A listener on a UDP socket bound to 127.0.0.1 accepts --count
- * connections one after the other.  On each it reads the client's default
- * stream to its end, hashing it with SHA-256, answers
- * "sha256 <hex> <bytes>\n" and concludes the stream; with --echo it sends
+ * A listener on a UDP socket bound to 127.0.0.1 (or --addr, IPv4 or
+ * IPv6) accepts --count connections one after the other.  On each it
+ * reads the client's default stream to its end, hashing it with SHA-256,
+ * answers "sha256 <hex> <bytes>\n" and concludes the stream; with --echo it sends
  * back whatever arrives instead, until the client ends the stream or
  * closes the connection; with --download it answers the client's
  * requests, one a line, until the client ends its stream: for
@@ -46,6 +46,8 @@ static const char prog[] = "quic_server";
 
 struct options {
 	const char *cert, *key;
+	/* --addr: the address to bind (IPv4 or IPv6), 127.0.0.1 by default. */
+	const char *addr;
 	int port;
 	long long count;
 	int echo;
@@ -59,7 +61,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s --cert FILE --key FILE [--port N] [--count N] [--echo | --download]\n"
-		"       [--bio default|header] [--nonblock] [--explicit]\n",
+		"       [--bio default|header] [--nonblock] [--explicit] [--addr ADDR]\n",
 		prog);
 }
 
@@ -98,6 +100,8 @@ static int parse(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--port") == 0) {
 			if ((o->port = (int)qt_number(v, 0, 65535)) < 0)
 				goto bad;
+		} else if (strcmp(a, "--addr") == 0) {
+			o->addr = v;
 		} else if (strcmp(a, "--count") == 0) {
 			if ((o->count = qt_number(v, 1, 1000000)) < 0)
 				goto bad;
@@ -149,29 +153,46 @@ static SSL_CTX *make_ctx(const struct options *o)
 	return ctx;
 }
 
-/* A UDP socket bound to 127.0.0.1:port; *bound is the port it got. */
-static int bind_loopback(int port, int *bound)
+/*
+ * A UDP socket bound to addr:port (127.0.0.1 without addr); *bound is the
+ * port it got.
+ */
+static int bind_loopback(const char *addr, int port, int *bound)
 {
 	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct sockaddr *sa = (struct sockaddr *)&sin;
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd, v6 = addr != NULL && strchr(addr, ':') != NULL;
 
-	if (fd < 0) {
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (v6) {
+		sa = (struct sockaddr *)&sin6;
+		len = sizeof(sin6);
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)port);
+	}
+	if (addr != NULL && inet_pton(v6 ? AF_INET6 : AF_INET, addr,
+				      v6 ? (void *)&sin6.sin6_addr : (void *)&sin.sin_addr) != 1) {
+		fprintf(stderr, "%s: not an IPv4 or IPv6 address: %s\n", prog, addr);
+		return -1;
+	}
+	if ((fd = socket(sa->sa_family, SOCK_DGRAM, 0)) < 0) {
 		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
 		return -1;
 	}
 	qt_socket_buffers(fd);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)port);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-		fprintf(stderr, "%s: bind 127.0.0.1:%d: %s\n", prog, port, strerror(errno));
+	if (bind(fd, sa, len) != 0 || getsockname(fd, sa, &len) != 0) {
+		fprintf(stderr, "%s: bind %s:%d: %s\n", prog, addr != NULL ? addr : "127.0.0.1",
+			port, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	*bound = ntohs(sin.sin_port);
+	*bound = ntohs(v6 ? sin6.sin6_port : sin.sin_port);
 	return fd;
 }
 
@@ -489,7 +510,7 @@ int main(int argc, char **argv)
 		return 2;
 	if ((buf = malloc(QT_CHUNK)) == NULL || (ctx = make_ctx(&o)) == NULL)
 		goto out;
-	if ((fd = bind_loopback(o.port, &port)) < 0)
+	if ((fd = bind_loopback(o.addr, o.port, &port)) < 0)
 		goto out;
 	if ((listener = SSL_new_listener(ctx, 0)) == NULL) {
 		qt_fail(prog, "SSL_new_listener failed");

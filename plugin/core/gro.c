@@ -117,10 +117,24 @@ static void slot_msg(struct dgb_gro_store *s, unsigned int i, struct msghdr *mh)
 	mh->msg_controllen = sizeof(s->t[i].ctl.buf);
 }
 
+/*
+ * Whether control message c lies whole inside mh's control buffer.
+ * CMSG_NXTHDR checks this of every message but the first, which
+ * CMSG_FIRSTHDR hands out whatever its length says; a length past the
+ * buffer (or near SIZE_MAX, where CMSG_SPACE wraps) must not be followed.
+ */
+static int cmsg_whole(const struct msghdr *mh, const struct cmsghdr *c)
+{
+	size_t at = (size_t)((const char *)c - (const char *)mh->msg_control);
+
+	return c->cmsg_len >= CMSG_LEN(0) && at <= mh->msg_controllen &&
+	       c->cmsg_len <= mh->msg_controllen - at;
+}
+
 /* The segment size the kernel gave for a train (UDP_GRO), 0 for none. */
 static unsigned int gro_size(const struct msghdr *mh)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL && cmsg_whole(mh, c);
 	     c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		int v;
 
@@ -141,7 +155,7 @@ static unsigned int segments(unsigned int len, unsigned int seg)
 /* Count what a drop counter (SO_RXQ_OVFL) on a received message adds. */
 static void note_drops(struct dgb_gro_store *s, const struct msghdr *mh)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL && cmsg_whole(mh, c);
 	     c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		uint32_t v;
 
@@ -228,7 +242,7 @@ static void copy_cmsgs(const struct train *t, struct msghdr *h)
 		     c = CMSG_NXTHDR(&from, c)) {
 			size_t space;
 
-			if (c->cmsg_len < CMSG_LEN(0))
+			if (!cmsg_whole(&from, c))
 				break;
 			if ((c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) ||
 			    (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) ||
@@ -733,4 +747,49 @@ void dgb_sock_rx_release(struct dgb_sock_rx *rx, int fd, int restore)
 size_t dgb_sock_rx_pending(struct dgb_sock_rx *rx)
 {
 	return atomic_load_explicit(&rx->pending, memory_order_relaxed);
+}
+
+/*
+ * For the fuzz harnesses (fuzz/), never called by the module: one receive
+ * into buffer 0 of a store of its own, as the kernel described it in km
+ * (len bytes at data; km's sender, control messages and flags), split into
+ * out as the receive path splits kept trains (deliver_kept), one call of up
+ * to n after another.  Returns the datagrams delivered in all, or -ENOMEM.
+ */
+int dgb_gro_split(const struct msghdr *km, const void *data, unsigned int len,
+		  struct mmsghdr *out, unsigned int n, int peek)
+{
+	struct dgb_gro_store *s = calloc(1, sizeof(*s));
+	struct tally tl = { 0, 0, 0 };
+	struct msghdr mh;
+	unsigned int got = 0, k;
+
+	if (s == NULL || (s->data = malloc(DGB_GRO_SLOT_BYTES)) == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	if (len > DGB_GRO_SLOT_BYTES)
+		len = DGB_GRO_SLOT_BYTES;
+	memcpy(slot_data(s, 0), data, len);
+	slot_msg(s, 0, &mh);
+	/* As the kernel leaves them: no sender is a name of length 0. */
+	mh.msg_namelen = km->msg_name == NULL ? 0
+		       : km->msg_namelen < mh.msg_namelen ? km->msg_namelen : mh.msg_namelen;
+	if (mh.msg_namelen > 0)
+		memcpy(mh.msg_name, km->msg_name, mh.msg_namelen);
+	mh.msg_controllen = km->msg_control == NULL ? 0
+			  : km->msg_controllen < mh.msg_controllen ? km->msg_controllen
+								    : mh.msg_controllen;
+	if (mh.msg_controllen > 0)
+		memcpy(mh.msg_control, km->msg_control, mh.msg_controllen);
+	mh.msg_flags = km->msg_flags;
+	received(s, 0, &mh, len);
+	s->kept = 1;
+	do {
+		k = deliver_kept(-1, s, out + got, n - got, peek, &tl);
+		got += k;
+	} while (k > 0 && !peek && got < n);
+	free(s->data);
+	free(s);
+	return (int)got;
 }

@@ -217,11 +217,18 @@ port:
 /*
  * A control message's payload of len bytes, or NULL when the kernel had to
  * cut it short (it does when the control buffer runs out, and then sets
- * MSG_CTRUNC).
+ * MSG_CTRUNC), or when its length runs past the control buffer: CMSG_NXTHDR
+ * checks that of every message but the first, which CMSG_FIRSTHDR hands out
+ * whatever its length says.
  */
-static const void *cmsg_payload(const struct cmsghdr *c, size_t len)
+static const void *cmsg_payload(const struct msghdr *mh, const struct cmsghdr *c, size_t len)
 {
-	return c->cmsg_len >= CMSG_LEN(len) ? CMSG_DATA(c) : NULL;
+	size_t at = (size_t)((const char *)c - (const char *)mh->msg_control);
+
+	if (c->cmsg_len < CMSG_LEN(len) || at > mh->msg_controllen ||
+	    c->cmsg_len > mh->msg_controllen - at)
+		return NULL;
+	return CMSG_DATA(c);
 }
 
 /*
@@ -240,7 +247,7 @@ static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 
-			if ((p = cmsg_payload(c, sizeof(pi))) == NULL)
+			if ((p = cmsg_payload(mh, c, sizeof(pi))) == NULL)
 				break;
 			memcpy(&pi, p, sizeof(pi));
 			l.s_in.sin_family = AF_INET;
@@ -252,7 +259,7 @@ static void extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_
 		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 
-			if ((p = cmsg_payload(c, sizeof(pi))) == NULL)
+			if ((p = cmsg_payload(mh, c, sizeof(pi))) == NULL)
 				break;
 			memcpy(&pi, p, sizeof(pi));
 			l.s_in6.sin6_family = AF_INET6;
@@ -537,4 +544,16 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 		learn_peer(d, bt->mh[r - 1].msg_hdr.msg_name);
 	*msgs_processed = (size_t)r;
 	return 1;
+}
+
+/* For the fuzz harnesses (fuzz/), never called by the module. */
+void dgb_mmsg_extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_ADDR *local)
+{
+	extract_local(d, mh, local);
+}
+
+unsigned int dgb_mmsg_group_size(const struct dgb_bio *d, const void *msg, size_t stride,
+				 unsigned int first, unsigned int n, int gso)
+{
+	return group_size(d, msg, stride, first, n, gso);
 }

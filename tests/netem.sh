@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# netem.sh - QUIC and DTLS over a lossy, reordering, duplicating link, on
+# the dgrambatch datagram BIO and, for comparison, on OpenSSL's own, in two
+# network namespaces of the test's own joined by a veth pair
+# (tests/netns.sh).
+#
+# The impairment, on both ends of the veth pair: tc's netem,
+#   delay 5ms 2ms loss 5% duplicate 1% reorder 10% 50%
+# Where the kernel has no sch_netem (as in some VM and container kernels),
+# nftables does what it can: 5% loss and 1% duplication of UDP, with no
+# delay and no reordering; the test says so.  Without either it skips.
+#
+# For IPv4 and IPv6:
+#   quic-module   tests/quic_server and tests/quic_client --connected, both
+#                 with the preload shim, move --bytes, checked with SHA-256
+#   quic-openssl  the same on OpenSSL's own BIO (no shim)
+#   dtls-module   openssl s_server -dtls and s_client -dtls with the shim
+#                 send each other numbered lines, one record each
+#   dtls-openssl  the same on OpenSSL's own BIO
+# QUIC must deliver everything intact.  DTLS retransmits its handshake but
+# never application data, so a lost record stays lost: its checks are the
+# handshake, that every line that arrived is one that was sent, unchanged
+# and once (duplicates are DTLS's replay protection's to drop), and a
+# clean exit.  Times are printed side by side, not compared.
+#
+# DGB_ROBUST_SECONDS=N makes the transfers longer.
+# Copyright 2026 The dgrambatch authors.
+# SPDX-License-Identifier: Apache-2.0
+. "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/netns.sh"
+
+if [ ! -x "${QUIC_SERVER:-}" ] || [ ! -x "${QUIC_CLIENT:-}" ]; then
+	skip "no QUIC server in this OpenSSL (3.5 and later); the QUIC test programs are not built"
+fi
+[ -n "${OPENSSL_BIN:-}" ] || skip "no openssl command for this OpenSSL"
+netns_require
+
+seconds=${DGB_ROBUST_SECONDS:-0}
+case $seconds in '' | *[!0-9]*) seconds=0 ;; esac
+bytes=$((seconds > 2 ? seconds * 2000000 : 4000000))
+dtls_lines=$((seconds > 2 ? seconds * 50 : 100))
+run_limit=$((seconds > 2 ? seconds * 10 + 120 : 120))
+wait_limit=30
+
+netem="delay 5ms 2ms loss 5% duplicate 1% reorder 10% 50%"
+
+if ! netns_setup 2>"$scratch/setup.err"; then
+	not_ok "network namespaces and veth pair: $(cat "$scratch/setup.err")"
+	finish
+	exit
+fi
+
+# The impairment, netem's or nftables'; what was applied, in impairment.
+if tc -n "$ns_client" qdisc add dev "$dev_client" root netem $netem 2>"$scratch/tc.err" &&
+	tc -n "$ns_server" qdisc add dev "$dev_server" root netem $netem 2>>"$scratch/tc.err"; then
+	impairment="netem $netem (both ends)"
+elif command -v nft >/dev/null; then
+	# Losses on the way in: a drop on the way out would fail the send
+	# (EPERM), which no wire does.
+	echo "# no netem here ($(head -n1 "$scratch/tc.err")): nftables instead, loss and duplication only"
+	nft_rules() {
+		cat <<NFT
+table ip dgb {
+	chain out {
+		type filter hook output priority 0;
+		meta l4proto udp numgen random mod 100 < 1 dup to $1 device "$3"
+	}
+	chain in {
+		type filter hook input priority 0;
+		meta l4proto udp numgen random mod 100 < 5 drop
+	}
+}
+table ip6 dgb {
+	chain out {
+		type filter hook output priority 0;
+		meta l4proto udp numgen random mod 100 < 1 dup to $2 device "$3"
+	}
+	chain in {
+		type filter hook input priority 0;
+		meta l4proto udp numgen random mod 100 < 5 drop
+	}
+}
+NFT
+	}
+	if nft_rules "$addr4_server" "$addr6_server" "$dev_client" | in_client nft -f - 2>"$scratch/nft.err" &&
+		nft_rules "$addr4_client" "$addr6_client" "$dev_server" | in_server nft -f - 2>>"$scratch/nft.err"; then
+		impairment="nftables: loss 5% duplicate 1% (both ends; NO delay, NO reordering: no sch_netem in this kernel)"
+	else
+		skip "no sch_netem ($(head -n1 "$scratch/tc.err")) and nftables failed: $(head -n1 "$scratch/nft.err")"
+	fi
+else
+	skip "no sch_netem in this kernel ($(head -n1 "$scratch/tc.err")) and no nft command"
+fi
+ok "namespaces $ns_client and $ns_server, veth $dev_client-$dev_server, $impairment"
+
+export OPENSSL_BIN OPENSSL_RUN_LIBDIR="${OPENSSL_RUN_LIBDIR:-}" SANITIZER_PRELOAD="${SANITIZER_PRELOAD:-}"
+export -f run_openssl _run_openssl
+shim_env=(LD_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD" DGRAMBATCH_DEBUG=1)
+plain_env=(LD_PRELOAD="${SANITIZER_PRELOAD:-}")
+
+if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
+	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
+	>"$scratch/req.log" 2>&1; then
+	ok "self-signed certificate"
+else
+	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
+	finish
+	exit
+fi
+
+now() {
+	date +%s.%N
+}
+
+elapsed() {
+	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
+}
+
+hostport() {
+	case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac
+}
+
+# table rows: "NAME SECONDS RESULT"
+rows=()
+
+show() {
+	local before=$1 f
+	[ "$fails" -gt "$before" ] || return 0
+	for f in "$dir"/*.err; do
+		echo "# --- $(basename "$f") ($(basename "$dir"))"
+		grep -v '^Client cipher list\|^Signature Algorithms' "$f" | sed 's/^/# /' | tail -n 20
+	done
+}
+
+quic_server_ready() {
+	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
+}
+
+# quic NAME BIO FAMILY SADDR: BIO module or openssl
+quic() {
+	local name=$1 bio=$2 sa=$4 envs port start took cstatus sstatus hex before=$fails
+	if [ "$bio" = module ]; then envs=("${shim_env[@]}"); else envs=("${plain_env[@]}"); fi
+	dir=$scratch/$name
+	mkdir -p "$dir"
+	in_server env "${envs[@]}" timeout -k 5 "$run_limit" "$QUIC_SERVER" --addr "$sa" \
+		--cert "$scratch/cert.pem" --key "$scratch/key.pem" \
+		>"$dir/server.out" 2>"$dir/server.err" &
+	server_pid=$!
+	pids+=("$server_pid")
+	wait_for "$wait_limit" quic_server_ready
+	port=$(awk '$1 == "PORT" { print $2; exit }' "$dir/server.out")
+	if [ -z "$port" ]; then
+		reap "$server_pid"
+		not_ok "$name: the server did not listen on $sa: $(cat "$dir/server.err")"
+		rows+=("$name - no-server")
+		return
+	fi
+	start=$(now)
+	in_client env "${envs[@]}" timeout -k 5 "$run_limit" "$QUIC_CLIENT" --addr "$sa" \
+		--port "$port" --connected --ca "$scratch/cert.pem" --bytes "$bytes" \
+		>"$dir/client.out" 2>"$dir/client.err"
+	cstatus=$?
+	took=$(elapsed "$start")
+	wait_for "$wait_limit" eval '! alive "$server_pid"'
+	reap "$server_pid"
+	sstatus=$reaped
+	netns_kill
+	hex=$(awk '$1 == "OK" && $2 == "sha256" { print $3 }' "$dir/client.out")
+	echo "# $name: $bytes bytes in $took s; $(grep -h 'MB/s' "$dir/client.err")"
+	check "$name: client exited 0 (status $cstatus)" test "$cstatus" = 0
+	check "$name: server exited 0 (status $sstatus)" test "$sstatus" = 0
+	check "$name: client says OK for $bytes bytes" grep -qx "OK sha256 [0-9a-f]\{64\} $bytes" "$dir/client.out"
+	check "$name: server hashed the same $bytes bytes" grep -qx "SERVED sha256 ${hex:-none} $bytes" "$dir/server.out"
+	if [ "$bio" = module ]; then
+		check "$name: both on the module's BIO" test "$(cat "$dir/client.out" "$dir/server.out" | grep -cx 'BIO dgrambatch')" = 2
+	else
+		check "$name: both on OpenSSL's BIO" test "$(cat "$dir/client.out" "$dir/server.out" | grep -cx 'BIO openssl')" = 2
+	fi
+	if [ "$fails" -gt "$before" ]; then rows+=("$name $took FAILED"); else rows+=("$name $took intact"); fi
+	show "$before"
+}
+
+payload() {
+	od -An -vtx1 -w24 -N $(($2 * 24)) /dev/urandom | tr -d ' ' |
+		awk -v t="$1" '{ printf "%s %04d %s\n", t, NR, $0 }'
+}
+
+sock_seen() {
+	[ -n "$(ip netns exec "$1" ss -Hnua 2>/dev/null)" ]
+}
+
+dtls_server_up() {
+	sock_seen "$ns_server" || ! alive "$server_pid"
+}
+
+client_gone() {
+	! alive "$client_pid"
+}
+
+# subset GOT SENT: every line of GOT is a line of SENT, and none twice
+subset() {
+	[ -z "$(sort "$1" | uniq -d)" ] && [ -z "$(sort -u "$1" | comm -23 - <(sort -u "$2"))" ]
+}
+
+# dtls NAME BIO FAMILY SADDR: numbered lines both ways, one write each, 10
+# ms apart; then s_client hangs up (EOF), and s_server is told too
+dtls() {
+	local name=$1 bio=$2 fam=$3 sa=$4 envs port=4433 start took cstatus sstatus feeder
+	local before=$fails server_in client_in got_s got_c
+	if [ "$bio" = module ]; then envs=("${shim_env[@]}"); else envs=("${plain_env[@]}"); fi
+	dir=$scratch/$name
+	mkdir -p "$dir"
+	payload c2s "$dtls_lines" >"$dir/c2s"
+	payload s2c "$dtls_lines" >"$dir/s2c"
+	mkfifo "$dir/server.in" "$dir/client.in"
+	exec {server_in}<>"$dir/server.in" {client_in}<>"$dir/client.in"
+	start=$(now)
+	in_server env "${envs[@]}" timeout -k 5 "$run_limit" bash -c 'run_openssl "$@"' openssl \
+		s_server -dtls -"$fam" -accept "$(hostport "$sa" "$port")" \
+		-cert "$scratch/cert.pem" -key "$scratch/key.pem" -naccept 1 -brief \
+		<"$dir/server.in" >"$dir/server.out" 2>"$dir/server.err" {server_in}>&- {client_in}>&- &
+	server_pid=$!
+	pids+=("$server_pid")
+	wait_for "$wait_limit" dtls_server_up
+	in_client env "${envs[@]}" timeout -k 5 "$run_limit" bash -c 'run_openssl "$@"' openssl \
+		s_client -dtls -"$fam" -connect "$(hostport "$sa" "$port")" \
+		-CAfile "$scratch/cert.pem" -verify_return_error -brief -nocommands \
+		<"$dir/client.in" >"$dir/client.out" 2>"$dir/client.err" {server_in}>&- {client_in}>&- &
+	client_pid=$!
+	pids+=("$client_pid")
+	# The data once both ends have finished their handshake.
+	wait_for "$run_limit" eval 'grep -qs "^Protocol version" "$dir/client.err" && grep -qs "^Protocol version" "$dir/server.err" || ! alive "$client_pid"'
+	exec 3<"$dir/c2s" 4<"$dir/s2c"
+	while IFS= read -r c <&3 && IFS= read -r s <&4; do
+		printf '%s\n' "$c" >&"$client_in"
+		printf '%s\n' "$s" >&"$server_in"
+		sleep 0.01
+	done
+	exec 3<&- 4<&-
+	# What is still in flight (5 ms of delay, a few ms of jitter) lands.
+	sleep 0.5
+	exec {client_in}>&-
+	wait_for "$wait_limit" client_gone
+	exec {server_in}>&-
+	reap "$client_pid"
+	cstatus=$reaped
+	wait_for "$wait_limit" eval '! alive "$server_pid"'
+	reap "$server_pid"
+	sstatus=$reaped
+	netns_kill
+	took=$(elapsed "$start")
+	got_s=$(wc -l <"$dir/server.out") got_c=$(wc -l <"$dir/client.out")
+	echo "# $name: $took s; the server got $got_s of $dtls_lines lines, the client $got_c"
+	# (s_server prints its handshake's summary only where it finished the
+	# handshake before reading data: the data arriving shows it did.)
+	check "$name: s_client handshake completed (DTLSv1.2)" \
+		grep -q '^Protocol version: DTLSv1.2$' "$dir/client.err"
+	check "$name: the lines the server got were sent, unchanged, once ($got_s)" subset "$dir/server.out" "$dir/c2s"
+	check "$name: the lines the client got were sent, unchanged, once ($got_c)" subset "$dir/client.out" "$dir/s2c"
+	check "$name: most lines arrived ($got_s, $got_c of $dtls_lines)" \
+		test "$((2 * got_s))" -ge "$dtls_lines" -a "$((2 * got_c))" -ge "$dtls_lines"
+	check "$name: s_client exited 0 (status $cstatus)" test "$cstatus" = 0
+	check "$name: s_server exited 0 (status $sstatus)" test "$sstatus" = 0
+	if [ "$bio" = module ]; then
+		check "$name: both on the module's BIO" test "$(cat "$dir/client.err" "$dir/server.err" | grep -c 'preload shim active')" = 2
+	fi
+	if [ "$fails" -gt "$before" ]; then
+		rows+=("$name $took FAILED")
+	else
+		rows+=("$name $took $got_s+$got_c/$((2 * dtls_lines))-lines")
+	fi
+	show "$before"
+}
+
+for fam in 4 6; do
+	if [ "$fam" = 4 ]; then sa=$addr4_server; else sa=$addr6_server; fi
+	quic "quic$fam-module" module "$fam" "$sa"
+	quic "quic$fam-openssl" openssl "$fam" "$sa"
+	dtls "dtls$fam-module" module "$fam" "$sa"
+	dtls "dtls$fam-openssl" openssl "$fam" "$sa"
+done
+
+echo "# $impairment"
+echo "# QUIC: $bytes bytes; DTLS: $dtls_lines lines each way (handshake to close)"
+printf '# %-8s %-8s %12s %12s   %s\n' transfer family module openssl "results (module / openssl)"
+for kind in quic dtls; do
+	for fam in 4 6; do
+		m=$(printf '%s\n' "${rows[@]}" | awk -v n="$kind$fam-module" '$1 == n { print $2, $3 }')
+		o=$(printf '%s\n' "${rows[@]}" | awk -v n="$kind$fam-openssl" '$1 == n { print $2, $3 }')
+		printf '# %-8s %-8s %11ss %11ss   %s / %s\n' "$kind" "IPv$fam" "${m%% *}" "${o%% *}" "${m#* }" "${o#* }"
+	done
+done
+
+finish

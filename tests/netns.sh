@@ -1,0 +1,114 @@
+# netns.sh - sourced after testlib.sh by the tests that need a network of
+# their own (tests/icmp.sh, tests/netem.sh): two network namespaces, a
+# client's and a server's, joined by a veth pair with addresses of their
+# own, IPv4 and IPv6.  Nothing of the host's network is touched, its
+# loopback least of all: a forged "fragmentation needed" there would pin
+# the path MTU of 127.0.0.1 for the whole machine.
+#
+#   netns_require     skips (77), saying why, where namespaces cannot be made
+#   netns_setup       makes them; sets ns_client, ns_server, dev_client,
+#                     dev_server, addr4_client, addr4_server, addr6_client,
+#                     addr6_server
+#   in_client, in_server COMMAND...   run COMMAND in that namespace
+#   netns_kill        stops every process left in them
+#
+# The namespaces, the veth pair (which goes with them), any qdisc on it and
+# every process still running in them are removed when the test exits, on
+# failure, timeout or signal too.
+# Copyright 2026 The dgrambatch authors.
+# SPDX-License-Identifier: Apache-2.0
+
+ns_client=
+ns_server=
+dev_client=dgbc0
+dev_server=dgbs0
+# Documentation prefixes (RFC 5737, RFC 3849): routed nowhere, and only
+# inside the test's own namespaces.
+addr4_client=192.0.2.1
+addr4_server=192.0.2.2
+addr6_client=2001:db8:d9b::1
+addr6_server=2001:db8:d9b::2
+
+# netns_cleanup: everything netns_setup made, and the processes in it.
+netns_cleanup() {
+	local ns
+	netns_kill
+	for ns in $ns_client $ns_server; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	ns_client= ns_server=
+}
+
+# The test library's cleanup (its processes, the scratch directory) runs
+# after ours; a signal ends the test through the EXIT trap as well.
+trap 'netns_cleanup; cleanup' EXIT
+trap 'exit 143' TERM INT HUP
+
+netns_require() {
+	local probe=dgb-probe-$$
+	[ "$(id -u)" = 0 ] || skip "network namespaces need root (uid $(id -u))"
+	command -v ip >/dev/null || skip "no ip command (iproute2)"
+	command -v timeout >/dev/null || skip "no timeout command"
+	ip netns add "$probe" 2>"$scratch/netns.err" ||
+		skip "cannot make a network namespace: $(cat "$scratch/netns.err")"
+	if ! ip link add dgbp0 netns "$probe" type veth peer name dgbp1 netns "$probe" \
+		2>"$scratch/netns.err"; then
+		ip netns del "$probe"
+		skip "cannot make a veth pair: $(cat "$scratch/netns.err")"
+	fi
+	ip netns del "$probe"
+}
+
+# netns_kill: every process still running in the namespaces (all the
+# test's: nothing else runs there), e.g. an openssl left behind when the
+# shell that started it was stopped
+netns_kill() {
+	local ns p
+	for ns in $ns_client $ns_server; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
+	done
+}
+
+in_client() {
+	ip netns exec "$ns_client" "$@"
+}
+
+in_server() {
+	ip netns exec "$ns_server" "$@"
+}
+
+# netns_setup: the two namespaces and the veth pair between them, up, with
+# their addresses (IPv6 without duplicate address detection, so usable at
+# once).  False, with the reason on stderr, if a step fails.
+netns_setup() {
+	local ns
+	ns_client=dgb-$$-client
+	ns_server=dgb-$$-server
+	ip netns add "$ns_client" && ip netns add "$ns_server" &&
+		ip link add "$dev_client" netns "$ns_client" type veth \
+			peer name "$dev_server" netns "$ns_server" &&
+		ip -n "$ns_client" addr add "$addr4_client/24" dev "$dev_client" &&
+		ip -n "$ns_server" addr add "$addr4_server/24" dev "$dev_server" &&
+		ip -n "$ns_client" addr add "$addr6_client/64" dev "$dev_client" nodad &&
+		ip -n "$ns_server" addr add "$addr6_server/64" dev "$dev_server" nodad || return 1
+	for ns in "$ns_client" "$ns_server"; do
+		ip -n "$ns" link set lo up || return 1
+	done
+	ip -n "$ns_client" link set "$dev_client" up && ip -n "$ns_server" link set "$dev_server" up &&
+		wait_for 10 netns_up
+}
+
+# The link is up once both ends say so.
+netns_up() {
+	ip -n "$ns_client" link show "$dev_client" | grep -q 'state UP' &&
+		ip -n "$ns_server" link show "$dev_server" | grep -q 'state UP'
+}
+
+# udp_local NS: "ADDR PORT" of the one UDP socket in namespace NS, or nothing
+udp_local() {
+	ip netns exec "$1" ss -Hnua 2>/dev/null | awk 'NR == 1 {
+		a = $4; p = a; sub(/.*:/, "", p); sub(/:[0-9]+$/, "", a); gsub(/[][]/, "", a)
+		print a, p }'
+}
