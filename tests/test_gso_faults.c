@@ -715,13 +715,15 @@ static void short_return(int family, int idx)
  * nothing.  BIO_write absorbs it as any ICMP error: idx 0, once, the
  * datagram goes out on the retry and one ICMP error is counted; idx 1,
  * twice in a row, as a datagram too big for the path fails, the error is
- * returned.  idx 2: a batched send (GSO off) raises it as non-fatal, and
- * the next call sends everything once.
+ * returned.  The same for a batched send (GSO off): idx 2, once, the call
+ * sends again at once and everything goes, once; idx 3, twice, the call
+ * fails with EMSGSIZE, fatal as OpenSSL raises it (a datagram too big for
+ * the path would otherwise be retried for ever), having sent nothing.
  */
 static void frag_needed(int family, int idx)
 {
 	static const char *const plans[] = { "call:1:EMSGSIZE", "call:1-8:EMSGSIZE",
-					     "call:1:EMSGSIZE" };
+					     "call:1:EMSGSIZE", "call:1-8:EMSGSIZE" };
 	struct run *r = run_open(family);
 	uint64_t icmp0 = module_counter(DGB_PARAM_ICMP_ERRORS), icmp1;
 	int w;
@@ -752,15 +754,27 @@ static void frag_needed(int family, int idx)
 		struct sendlog log;
 
 		batch(r, ONE_PEER);
-		send_once(r, 0, &c);
-		ck_assert_int_eq(c.ok, 0);
-		ck_assert_uint_eq(c.done, 0);
-		ck_assert(DGB_err_is_non_fatal((unsigned int)c.err));
-		expect_nothing(r);
-		send_all(r, 0, &log);
-		ck_assert_int_eq(log.n, 1);
-		ck_assert_uint_eq(module_counter(DGB_PARAM_ICMP_ERRORS) - icmp0, 1);
-		expect_received(r);
+		if (idx == 2) {
+			send_all(r, 0, &log);
+			ck_assert_int_eq(log.n, 1);
+			ck_assert_int_eq(faults("fired"), 1);
+			ck_assert_uint_eq(module_counter(DGB_PARAM_ICMP_ERRORS) - icmp0, 1);
+			expect_received(r);
+		} else {
+			/* Not send_once(), which holds every failure non-fatal. */
+			c.done = 4242;
+			ERR_clear_error();
+			c.ok = DGB_sendmmsg(r->b, r->m, sizeof(DGB_MSG), r->n, 0, &c.done);
+			c.err = ERR_peek_last_error();
+			ck_assert_int_eq(c.ok, 0);
+			ck_assert_uint_eq(c.done, 0);
+			ck_assert_int_eq(ERR_GET_LIB(c.err), ERR_LIB_SYS);
+			ck_assert_int_eq(ERR_GET_REASON(c.err), EMSGSIZE);
+			ck_assert(!DGB_err_is_non_fatal((unsigned int)c.err));
+			ck_assert_int_eq(faults("fired"), 2);
+			ck_assert_uint_eq(module_counter(DGB_PARAM_ICMP_ERRORS) - icmp0, 0);
+			expect_nothing(r);
+		}
 	}
 	ERR_clear_error();
 	run_close(r);
@@ -926,7 +940,7 @@ static Suite *suite_gso_faults(void)
 	ADD_BOTH(tc, eagain, 3);
 	ADD_BOTH(tc, fallback_stopped, 3);
 	ADD_BOTH(tc, short_return, 3);
-	ADD_BOTH(tc, frag_needed, 3);
+	ADD_BOTH(tc, frag_needed, 4);
 	ADD_BOTH(tc, old_kernel, 1);
 	if (tu_kernel_gso_max_segs() == 128)
 		ADD_BOTH(tc, new_kernel, 1);

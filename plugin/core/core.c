@@ -456,6 +456,9 @@ static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int f
 	}
 	r = send_entries(fd, one, nseg, flags, &more);
 	dgb_count_io(DGB_DIR_TX, calls + more, r > 0 ? (uint64_t)r : 0, r > 0 ? sum_len(one, r) : 0);
+	/* EMSGSIZE again, alone: the datagram is too big for the path. */
+	if (r == -EMSGSIZE && err == EMSGSIZE)
+		return -DGB_ETOOBIG;
 	if (r < 0)
 		return dgb_fail(-r);
 	dgb_count(DGB_GSO_FALLBACKS, 1);
@@ -503,6 +506,22 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 	if (n > DGB_MAX_BATCH)
 		n = DGB_MAX_BATCH;
 	r = send_entries(fd, e, n, flags, &calls);
+	/*
+	 * EMSGSIZE on a datagram sent alone is a queued ICMP error (sent
+	 * again: it is gone now) or the datagram's own size, too big for the
+	 * path (it comes again).  A segmented one is sent alone below.
+	 */
+	if (r == -EMSGSIZE && (segs == NULL || segs[0] <= 1)) {
+		unsigned int more;
+
+		r = send_entries(fd, e, n, flags, &more);
+		calls += more;
+		if (r == -EMSGSIZE) {
+			dgb_count(DGB_TX_SYSCALLS, calls);
+			return -DGB_ETOOBIG;
+		}
+		dgb_count(DGB_ICMP_ERRORS, 1);
+	}
 	if (r == -EINVAL && segs != NULL && segs[0] > DGB_GSO_OLD_MAX_SEGMENTS && tx != NULL) {
 		dgb_count(DGB_TX_SYSCALLS, calls);
 		return send_split(fd, e, segs[0], flags, tx);
@@ -541,7 +560,9 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 
 int dgb_sock_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
-	return dgb_sock_send(fd, msgs, n, NULL, flags, NULL);
+	int r = dgb_sock_send(fd, msgs, n, NULL, flags, NULL);
+
+	return r == -DGB_ETOOBIG ? -EMSGSIZE : r;
 }
 
 static int recv_one(int fd, struct mmsghdr *m, int flags)

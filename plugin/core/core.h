@@ -64,6 +64,13 @@ enum dgb_errclass dgb_errclass(int err);
 int dgb_icmp_retry(int err, int prev);
 
 /*
+ * What dgb_sock_send() returns (negated) for a datagram that met EMSGSIZE
+ * twice in a row: too big for the path, not a queued ICMP error.  The
+ * caller raises EMSGSIZE, fatal, as OpenSSL does.
+ */
+#define DGB_ETOOBIG 4095
+
+/*
  * Whether BIO_read/BIO_write set a retry flag after err: OpenSSL's own
  * datagram BIO's list (EAGAIN, EINTR, EPROTO, EINPROGRESS, EALREADY).
  */

@@ -442,6 +442,10 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 
 	/* A TCP fd, or a closed stream, is an error to report, not a SIGPIPE. */
 	r = dgb_sock_send(d->fd, bt->mh, nent, bt->segs, MSG_NOSIGNAL, &d->tx);
+	if (r == -DGB_ETOOBIG) {
+		ERR_raise(ERR_LIB_SYS, EMSGSIZE);
+		return 0;
+	}
 	if (r < 0) {
 		raise_batch_error(-r);
 		return 0;
