@@ -228,8 +228,8 @@ static const struct errinfo {
 	 * Fragmentation needed (ICMP type 3, code 4) or packet too big
 	 * (ICMPv6 type 2): the kernel lowers the path MTU and queues EMSGSIZE
 	 * on a connected socket, for the next call, whatever it is.  A datagram
-	 * that is itself too big fails with it too, but again at once: the
-	 * write paths return it then (see dgb_icmp_retry()).
+	 * larger than UDP carries fails with it too, again at once: the send
+	 * paths return that one (see dgb_icmp_retry()).
 	 */
 	{ EMSGSIZE, DGB_ERR_ICMP, 0, 1 },
 	/* Never seen on a UDP socket; retried because OpenSSL retries them. */
@@ -246,14 +246,16 @@ static const struct errinfo *errinfo(int err)
 }
 
 /*
- * Whether a call that failed with err (after an earlier try of the same
- * call failed with prev, or 0) is worth making again: an ICMP error is
- * absorbed, but EMSGSIZE twice in a row is the datagram's own size, not a
- * queued error, and stays.
+ * Whether a send of len bytes that failed with err (after an earlier try
+ * of the same call failed with prev, or 0) is worth making again: an ICMP
+ * error is absorbed.  EMSGSIZE is one too (a forged "fragmentation needed"
+ * queues it, and a flood of them can meet two sends in a row), except
+ * again for a datagram larger than UDP carries, which no path takes.
  */
-int dgb_icmp_retry(int err, int prev)
+int dgb_icmp_retry(int err, int prev, size_t len)
 {
-	return dgb_errclass(err) == DGB_ERR_ICMP && !(err == EMSGSIZE && prev == EMSGSIZE);
+	return dgb_errclass(err) == DGB_ERR_ICMP &&
+	       !(err == EMSGSIZE && prev == EMSGSIZE && len > DGB_UDP_MAX_PAYLOAD);
 }
 
 enum dgb_errclass dgb_errclass(int err)
@@ -456,8 +458,9 @@ static int send_singly(int fd, const struct mmsghdr *e, unsigned int nseg, int f
 	}
 	r = send_entries(fd, one, nseg, flags, &more);
 	dgb_count_io(DGB_DIR_TX, calls + more, r > 0 ? (uint64_t)r : 0, r > 0 ? sum_len(one, r) : 0);
-	/* EMSGSIZE again, alone: the datagram is too big for the path. */
-	if (r == -EMSGSIZE && err == EMSGSIZE)
+	/* EMSGSIZE again, alone, and larger than UDP carries: too big. */
+	if (r == -EMSGSIZE && err == EMSGSIZE && nseg > 0 &&
+	    one[0].msg_hdr.msg_iov[0].iov_len > DGB_UDP_MAX_PAYLOAD)
 		return -DGB_ETOOBIG;
 	if (r < 0)
 		return dgb_fail(-r);
@@ -497,6 +500,16 @@ static int send_split(int fd, const struct mmsghdr *e, unsigned int nseg, int fl
 	return r;
 }
 
+/* The bytes a message carries. */
+static size_t msg_bytes(const struct msghdr *m)
+{
+	size_t sum = 0;
+
+	for (size_t k = 0; k < m->msg_iovlen; k++)
+		sum += m->msg_iov[k].iov_len;
+	return sum;
+}
+
 int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *segs, int flags,
 		  struct dgb_sock_tx *tx)
 {
@@ -508,19 +521,22 @@ int dgb_sock_send(int fd, struct mmsghdr *e, unsigned int n, const uint16_t *seg
 	r = send_entries(fd, e, n, flags, &calls);
 	/*
 	 * EMSGSIZE on a datagram sent alone is a queued ICMP error (sent
-	 * again: it is gone now) or the datagram's own size, too big for the
-	 * path (it comes again).  A segmented one is sent alone below.
+	 * again: it is gone now), or the datagram's own size when it is
+	 * larger than UDP carries (it comes again: fatal, as OpenSSL has it).
+	 * Again under a flood of forged errors, it stays non-fatal: a forged
+	 * ICMP must not end a connection.  A segmented one is sent alone below.
 	 */
 	if (r == -EMSGSIZE && (segs == NULL || segs[0] <= 1)) {
 		unsigned int more;
 
 		r = send_entries(fd, e, n, flags, &more);
 		calls += more;
-		if (r == -EMSGSIZE) {
+		if (r == -EMSGSIZE && msg_bytes(&e[0].msg_hdr) > DGB_UDP_MAX_PAYLOAD) {
 			dgb_count(DGB_TX_SYSCALLS, calls);
 			return -DGB_ETOOBIG;
 		}
-		dgb_count(DGB_ICMP_ERRORS, 1);
+		if (r != -EMSGSIZE)
+			dgb_count(DGB_ICMP_ERRORS, 1);
 	}
 	if (r == -EINVAL && segs != NULL && segs[0] > DGB_GSO_OLD_MAX_SEGMENTS && tx != NULL) {
 		dgb_count(DGB_TX_SYSCALLS, calls);

@@ -57,16 +57,20 @@ enum dgb_errclass {
 enum dgb_errclass dgb_errclass(int err);
 
 /*
- * Whether a call that failed with err, after the same call failed with
- * prev (0 on the first try), is made again: ICMP errors are, except a
- * second EMSGSIZE in a row, which is the datagram's own size.
+ * Whether a send of len bytes that failed with err, after the same call
+ * failed with prev (0 on the first try), is made again: ICMP errors are,
+ * EMSGSIZE included, except a second EMSGSIZE for a datagram larger than
+ * UDP carries (DGB_UDP_MAX_PAYLOAD), which is its own size.
  */
-int dgb_icmp_retry(int err, int prev);
+int dgb_icmp_retry(int err, int prev, size_t len);
+
+/* The largest UDP payload over IPv4 (65535 - 8 - 20). */
+#define DGB_UDP_MAX_PAYLOAD 65507
 
 /*
- * What dgb_sock_send() returns (negated) for a datagram that met EMSGSIZE
- * twice in a row: too big for the path, not a queued ICMP error.  The
- * caller raises EMSGSIZE, fatal, as OpenSSL does.
+ * What dgb_sock_send() returns (negated) for a datagram larger than UDP
+ * carries that met EMSGSIZE twice in a row: the caller raises EMSGSIZE,
+ * fatal, as OpenSSL does.
  */
 #define DGB_ETOOBIG 4095
 

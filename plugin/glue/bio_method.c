@@ -370,7 +370,8 @@ static ssize_t write_one(struct dgb_bio *d, const char *in, size_t len)
 
 			r = dgb_sock_sendmsg(d->fd, &mh, 0);
 		}
-	} while (r < 0 && dgb_icmp_retry((int)-r, prev) && (prev = (int)-r, ++tries < ICMP_ABSORB_MAX));
+	} while (r < 0 && dgb_icmp_retry((int)-r, prev, len) &&
+		 (prev = (int)-r, ++tries < ICMP_ABSORB_MAX));
 	return r;
 }
 
