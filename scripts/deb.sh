@@ -16,6 +16,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 packages=(openssl-provider-dgrambatch dgrambatch-preload dgrambatch dgrambatch-dev)
 
 fail() {
@@ -221,15 +223,6 @@ dtls_env=("${clean_env[@]}" DGRAMBATCH_DEBUG=1)
 sockets_on() {
 	ss -Huan "sport = :$1" | wc -l
 }
-# wait_until SECONDS COMMAND...: poll COMMAND; false at the deadline
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
-}
 alive() { kill -0 "$1" 2>/dev/null; }
 server_ready() { ! alive "$server_pid" || [ "$(sockets_on "$port")" -gt 0 ]; }
 has_line() { grep -qxF "$2" "$1" || ! alive "$3"; }
@@ -244,7 +237,7 @@ for try in 1 2 3 4 5 6 7 8; do
 		-naccept 1 -brief <server.in >server.out 2>server.err {server_fd}>&- {client_fd}>&- &
 	server_pid=$!
 	bg_pids+=("$server_pid")
-	wait_until 20 server_ready || fail "s_server neither listened nor exited in 20 s"
+	wait_for 20 server_ready || fail "s_server neither listened nor exited in 20 s"
 	alive "$server_pid" && [ "$(sockets_on "$port")" -eq 1 ] && break
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
@@ -263,12 +256,12 @@ bg_pids+=("$client_pid")
 c2s="line from s_client $RANDOM$RANDOM"
 s2c="line from s_server $RANDOM$RANDOM"
 echo "$c2s" >&"$client_fd"
-wait_until 30 has_line server.out "$c2s" "$server_pid" || true
+wait_for 30 has_line server.out "$c2s" "$server_pid" || true
 echo "$s2c" >&"$server_fd"
-wait_until 30 has_line client.out "$s2c" "$client_pid" || true
+wait_for 30 has_line client.out "$s2c" "$client_pid" || true
 exec {client_fd}>&-
 both_gone() { ! alive "$client_pid" && ! alive "$server_pid"; }
-wait_until 30 both_gone || true
+wait_for 30 both_gone || true
 exec {server_fd}>&-
 client_rc=0 server_rc=0
 wait "$client_pid" || client_rc=$?

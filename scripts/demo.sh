@@ -12,6 +12,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 bash "$top/scripts/deps.sh"
 
 dir=$(bash "$top/scripts/build.sh" openssl-system)
@@ -31,24 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 cnf=$dir/demo-openssl.cnf
-cat >"$cnf" <<CNF
-# Load OpenSSL's default provider and dgrambatch; see dgrambatch(7).
-openssl_conf = openssl_init
-
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-dgrambatch = dgrambatch_sect
-
-[default_sect]
-activate = 1
-
-[dgrambatch_sect]
-module = $dir/.libs/dgrambatch.so
-activate = 1
-CNF
+module_cnf "$dir/.libs/dgrambatch.so" >"$cnf"
 
 section() {
 	echo
@@ -59,16 +44,6 @@ section() {
 		echo "   $line"
 	done
 	echo
-}
-
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds; false at the deadline
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
 }
 
 section "What OpenSSL loads: openssl list -providers (OPENSSL_CONF=$cnf)"

@@ -48,7 +48,7 @@ printf '%s\n' '#include <stdint.h>' '#include <stddef.h>' \
 	die "$cc cannot build a libFuzzer program with ASan and UBSan ($(head -n1 "$probe/err")); install clang-14 and libclang-rt-14-dev"
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-cflags="-g -O1 $san -I$top/include -I$top/plugin -I$build -I$top/fuzz ${CRYPTO_CFLAGS:-}"
+cflags="-g -O1 $san -DDGB_FUZZ -I$top/include -I$top/plugin -I$build -I$top/fuzz ${CRYPTO_CFLAGS:-}"
 libs="${CRYPTO_LIBS:--lcrypto} -lpthread -ldl"
 mkdir -p "$out/obj" "$out/work" "$out/artifacts" "$out/logs"
 rm -f "$out/status"

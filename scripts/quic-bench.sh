@@ -38,6 +38,8 @@
 # Copyright 2026 The dgrambatch authors.
 # SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 me=quic-bench
 build=
@@ -168,26 +170,10 @@ LD_LIBRARY_PATH=${OPENSSL_RUN_LIBDIR:+$OPENSSL_RUN_LIBDIR${LD_LIBRARY_PATH:+:}}$
 
 # The same providers in every variant: OpenSSL's default and the module, by
 # its path; only the datagram BIO differs.
-cnf() {
-	cat <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-dgrambatch = dgrambatch_sect
-[default_sect]
-activate = 1
-[dgrambatch_sect]
-module = $DGB_MODULE
-activate = 1
-$1
-CNF
-}
-cnf "" >"$work/auto.cnf"
-cnf "gso = off" >"$work/gso-off.cnf"
-cnf "gro = off" >"$work/gro-off.cnf"
-cnf "gso = off
+module_cnf "$DGB_MODULE" >"$work/auto.cnf"
+module_cnf "$DGB_MODULE" "gso = off" >"$work/gso-off.cnf"
+module_cnf "$DGB_MODULE" "gro = off" >"$work/gro-off.cnf"
+module_cnf "$DGB_MODULE" "gso = off
 gro = off" >"$work/plain.cnf"
 shim=${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD
 

@@ -303,38 +303,11 @@ static BIO *hold_push(BIO *dgram)
 	return BIO_push(b, dgram);
 }
 
-/* The server's address: 127.0.0.1 or --addr, IPv4 or IPv6. */
-union server_addr {
-	struct sockaddr sa;
-	struct sockaddr_in v4;
-	struct sockaddr_in6 v6;
-};
-
-static socklen_t server_len(const union server_addr *server)
-{
-	return server->sa.sa_family == AF_INET6 ? sizeof(server->v6) : sizeof(server->v4);
-}
-
-/* Fills server from --addr and --port: 1, or 0 if --addr is no address. */
-static int server_set(const struct options *o, union server_addr *server)
-{
-	memset(server, 0, sizeof(*server));
-	if (o->addr != NULL && strchr(o->addr, ':') != NULL) {
-		server->v6.sin6_family = AF_INET6;
-		server->v6.sin6_port = htons((uint16_t)o->port);
-		return inet_pton(AF_INET6, o->addr, &server->v6.sin6_addr) == 1;
-	}
-	server->v4.sin_family = AF_INET;
-	server->v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	server->v4.sin_port = htons((uint16_t)o->port);
-	return o->addr == NULL || inet_pton(AF_INET, o->addr, &server->v4.sin_addr) == 1;
-}
-
 /*
  * The connection's BIO: the datagram BIO (also in *dgram), or with --hold
  * the filter over it.
  */
-static BIO *make_bio(const struct options *o, const union server_addr *server, BIO **dgram)
+static BIO *make_bio(const struct options *o, const union qt_addr *server, BIO **dgram)
 {
 	int fd = socket(server->sa.sa_family, SOCK_DGRAM, 0);
 	BIO *bio;
@@ -345,7 +318,7 @@ static BIO *make_bio(const struct options *o, const union server_addr *server, B
 		return NULL;
 	}
 	qt_socket_buffers(fd);
-	if (o->connected && connect(fd, &server->sa, server_len(server)) != 0) {
+	if (o->connected && connect(fd, &server->sa, qt_addr_len(server)) != 0) {
 		fprintf(stderr, "%s: connect %s:%d: %s\n", prog,
 			o->addr != NULL ? o->addr : "127.0.0.1", o->port, strerror(errno));
 		close(fd);
@@ -363,7 +336,7 @@ static BIO *make_bio(const struct options *o, const union server_addr *server, B
 	return bio;
 }
 
-static SSL *make_ssl(SSL_CTX *ctx, BIO *bio, const union server_addr *server)
+static SSL *make_ssl(SSL_CTX *ctx, BIO *bio, const union qt_addr *server)
 {
 	int v6 = server->sa.sa_family == AF_INET6;
 	SSL *ssl = SSL_new(ctx);
@@ -389,38 +362,6 @@ static SSL *make_ssl(SSL_CTX *ctx, BIO *bio, const union server_addr *server)
 	return ssl;
 }
 
-static int write_all(SSL *ssl, const unsigned char *buf, size_t len)
-{
-	size_t off = 0, w;
-
-	while (off < len) {
-		if (SSL_write_ex(ssl, buf + off, len - off, &w)) {
-			off += w;
-			qt_flush(ssl);
-			continue;
-		}
-		if (qt_again(ssl, 0))
-			continue;
-		qt_fail(prog, "SSL_write_ex failed (SSL_get_error %d)", SSL_get_error(ssl, 0));
-		qt_close_info(prog, ssl);
-		return 0;
-	}
-	return 1;
-}
-
-/* Up to len bytes into buf: 1, or 0 at the end of the stream, or -1. */
-static int read_some(SSL *ssl, void *buf, size_t len, size_t *n)
-{
-	for (;;) {
-		if (SSL_read_ex(ssl, buf, len, n))
-			return 1;
-		if (SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN)
-			return 0;
-		if (!qt_again(ssl, 0))
-			return -1;
-	}
-}
-
 /* Exactly len bytes into buf: 1, or 0 with a message. */
 static int read_exactly(SSL *ssl, unsigned char *buf, size_t len, const char *what)
 {
@@ -428,7 +369,7 @@ static int read_exactly(SSL *ssl, unsigned char *buf, size_t len, const char *wh
 	int r;
 
 	while (have < len) {
-		if ((r = read_some(ssl, buf + have, len - have, &n)) > 0) {
+		if ((r = qt_read_some(ssl, buf + have, len - have, &n)) > 0) {
 			have += n;
 			continue;
 		}
@@ -460,7 +401,7 @@ static int send_data(SSL *ssl, const struct options *o, unsigned char *buf, char
 			qt_fail(prog, "EVP_DigestUpdate failed");
 			goto out;
 		}
-		if (!write_all(ssl, buf, n))
+		if (!qt_write_all(prog, ssl, buf, n))
 			goto out;
 		left -= n;
 	}
@@ -510,7 +451,7 @@ static int pingpong(SSL *ssl, const struct options *o, unsigned char *buf)
 
 		n = snprintf(req, sizeof(req), "ping %lld %lld %" PRIu64 "\n", o->ping_first,
 			     o->ping_second, state);
-		if (!write_all(ssl, (const unsigned char *)req, (size_t)n))
+		if (!qt_write_all(prog, ssl, req, (size_t)n))
 			return 0;
 		nanosleep(&settle, NULL);
 		t0 = qt_now();
@@ -553,7 +494,7 @@ static int download(SSL *ssl, const struct options *o, unsigned char *buf, char 
 		goto out;
 	}
 	len = snprintf(req, sizeof(req), "send %lld %" PRIu64 "\n", o->bytes, o->seed);
-	if (!write_all(ssl, (const unsigned char *)req, (size_t)len) ||
+	if (!qt_write_all(prog, ssl, req, (size_t)len) ||
 	    (o->pings == 0 && !SSL_stream_conclude(ssl, 0))) {
 		qt_fail(prog, "cannot send the request");
 		goto out;
@@ -562,7 +503,7 @@ static int download(SSL *ssl, const struct options *o, unsigned char *buf, char 
 	while (total < (uint64_t)o->bytes) {
 		uint64_t left = (uint64_t)o->bytes - total;
 
-		if ((r = read_some(ssl, buf, left < QT_CHUNK ? (size_t)left : QT_CHUNK, &n)) <= 0) {
+		if ((r = qt_read_some(ssl, buf, left < QT_CHUNK ? (size_t)left : QT_CHUNK, &n)) <= 0) {
 			qt_fail(prog, "%s after %" PRIu64 " bytes (SSL_get_error %d)",
 				r == 0 ? "the server's stream ended" : "SSL_read_ex failed", total,
 				SSL_get_error(ssl, 0));
@@ -593,7 +534,7 @@ static int download(SSL *ssl, const struct options *o, unsigned char *buf, char 
 		goto out;
 	qt_flush(ssl);
 	/* Nothing more may come: the server ends its stream. */
-	if ((r = read_some(ssl, buf, QT_CHUNK, &n)) != 0) {
+	if ((r = qt_read_some(ssl, buf, QT_CHUNK, &n)) != 0) {
 		if (r > 0)
 			fprintf(stderr, "%s: %zu bytes more than asked for\n", prog, n);
 		else
@@ -619,7 +560,7 @@ static int read_reply(SSL *ssl, char reply[QT_REPLY_MAX])
 			fprintf(stderr, "%s: the server's reply is too long\n", prog);
 			return 0;
 		}
-		if ((r = read_some(ssl, reply + have, QT_REPLY_MAX - 1 - have, &n)) > 0) {
+		if ((r = qt_read_some(ssl, reply + have, QT_REPLY_MAX - 1 - have, &n)) > 0) {
 			have += n;
 			continue;
 		}
@@ -687,7 +628,7 @@ static int shutdown_conn(SSL *ssl)
 int main(int argc, char **argv)
 {
 	struct options o;
-	union server_addr server;
+	union qt_addr server;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	BIO *bio, *dgram = NULL;
@@ -706,7 +647,7 @@ int main(int argc, char **argv)
 
 	if (!parse(argc, argv, &o))
 		return 2;
-	if (!server_set(&o, &server)) {
+	if (!qt_addr_set(o.addr, o.port, &server)) {
 		fprintf(stderr, "%s: --addr %s: not an IPv4 or IPv6 address\n", prog, o.addr);
 		return 2;
 	}

@@ -13,8 +13,10 @@
 #ifndef DGB_QUIC_COMMON_H
 #define DGB_QUIC_COMMON_H
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -297,6 +299,72 @@ static inline int qt_again(SSL *s, int ret)
 	ERR_clear_error();
 	qt_wait(s);
 	return 1;
+}
+
+/*
+ * Both ends of the stream: all of buf written (1), or 0 after a message;
+ * in non-blocking mode, waiting whenever QUIC wants the network.
+ */
+static inline int qt_write_all(const char *prog, SSL *s, const void *buf, size_t len)
+{
+	size_t off = 0, w;
+
+	while (off < len) {
+		if (SSL_write_ex(s, (const unsigned char *)buf + off, len - off, &w)) {
+			off += w;
+			qt_flush(s);
+			continue;
+		}
+		if (qt_again(s, 0))
+			continue;
+		qt_fail(prog, "SSL_write_ex failed (SSL_get_error %d)", SSL_get_error(s, 0));
+		qt_close_info(prog, s);
+		return 0;
+	}
+	return 1;
+}
+
+/* Up to len bytes into buf: 1, or 0 at the end of the stream, or -1. */
+static inline int qt_read_some(SSL *s, void *buf, size_t len, size_t *n)
+{
+	for (;;) {
+		if (SSL_read_ex(s, buf, len, n))
+			return 1;
+		if (SSL_get_error(s, 0) == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (!qt_again(s, 0))
+			return -1;
+	}
+}
+
+/* An address from --addr: IPv4 or IPv6. */
+union qt_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+static inline socklen_t qt_addr_len(const union qt_addr *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(a->v6) : sizeof(a->v4);
+}
+
+/*
+ * Fills a from addr (IPv6 if it has a colon; 127.0.0.1 if NULL) and port:
+ * 1, or 0 if addr is no address.
+ */
+static inline int qt_addr_set(const char *addr, int port, union qt_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (addr != NULL && strchr(addr, ':') != NULL) {
+		a->v6.sin6_family = AF_INET6;
+		a->v6.sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, addr, &a->v6.sin6_addr) == 1;
+	}
+	a->v4.sin_family = AF_INET;
+	a->v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->v4.sin_port = htons((uint16_t)port);
+	return addr == NULL || inet_pton(AF_INET, addr, &a->v4.sin_addr) == 1;
 }
 
 /* Room for QUIC's bursts: larger socket buffers where the kernel allows. */

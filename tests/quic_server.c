@@ -159,40 +159,27 @@ static SSL_CTX *make_ctx(const struct options *o)
  */
 static int bind_loopback(const char *addr, int port, int *bound)
 {
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-	struct sockaddr *sa = (struct sockaddr *)&sin;
-	socklen_t len = sizeof(sin);
-	int fd, v6 = addr != NULL && strchr(addr, ':') != NULL;
+	union qt_addr a;
+	socklen_t len;
+	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	memset(&sin6, 0, sizeof(sin6));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)port);
-	if (v6) {
-		sa = (struct sockaddr *)&sin6;
-		len = sizeof(sin6);
-		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons((uint16_t)port);
-	}
-	if (addr != NULL && inet_pton(v6 ? AF_INET6 : AF_INET, addr,
-				      v6 ? (void *)&sin6.sin6_addr : (void *)&sin.sin_addr) != 1) {
+	if (!qt_addr_set(addr, port, &a)) {
 		fprintf(stderr, "%s: not an IPv4 or IPv6 address: %s\n", prog, addr);
 		return -1;
 	}
-	if ((fd = socket(sa->sa_family, SOCK_DGRAM, 0)) < 0) {
+	len = qt_addr_len(&a);
+	if ((fd = socket(a.sa.sa_family, SOCK_DGRAM, 0)) < 0) {
 		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
 		return -1;
 	}
 	qt_socket_buffers(fd);
-	if (bind(fd, sa, len) != 0 || getsockname(fd, sa, &len) != 0) {
+	if (bind(fd, &a.sa, len) != 0 || getsockname(fd, &a.sa, &len) != 0) {
 		fprintf(stderr, "%s: bind %s:%d: %s\n", prog, addr != NULL ? addr : "127.0.0.1",
 			port, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	*bound = ntohs(v6 ? sin6.sin6_port : sin.sin_port);
+	*bound = ntohs(a.sa.sa_family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
 	return fd;
 }
 
@@ -207,38 +194,6 @@ static int closed_by_peer_cleanly(SSL *conn)
 	return SSL_get_conn_close_info(conn, &info, sizeof(info)) &&
 	       (info.flags & (SSL_CONN_CLOSE_FLAG_LOCAL | SSL_CONN_CLOSE_FLAG_TRANSPORT)) == 0 &&
 	       info.error_code == 0;
-}
-
-static int write_all(SSL *conn, const void *buf, size_t len)
-{
-	size_t off = 0, w;
-
-	while (off < len) {
-		if (SSL_write_ex(conn, (const char *)buf + off, len - off, &w)) {
-			off += w;
-			qt_flush(conn);
-			continue;
-		}
-		if (qt_again(conn, 0))
-			continue;
-		qt_fail(prog, "SSL_write_ex failed (SSL_get_error %d)", SSL_get_error(conn, 0));
-		qt_close_info(prog, conn);
-		return 0;
-	}
-	return 1;
-}
-
-/* Up to len bytes into buf: 1, or 0 at the end of the stream, or -1. */
-static int read_some(SSL *conn, void *buf, size_t len, size_t *n)
-{
-	for (;;) {
-		if (SSL_read_ex(conn, buf, len, n))
-			return 1;
-		if (SSL_get_error(conn, 0) == SSL_ERROR_ZERO_RETURN)
-			return 0;
-		if (!qt_again(conn, 0))
-			return -1;
-	}
 }
 
 /* End our side: the stream, then the connection (waiting for the acks). */
@@ -283,7 +238,7 @@ static int serve_digest(SSL *conn, unsigned char *buf)
 		qt_fail(prog, "no SHA-256");
 		return 0;
 	}
-	while ((r = read_some(conn, buf, QT_CHUNK, &n)) > 0) {
+	while ((r = qt_read_some(conn, buf, QT_CHUNK, &n)) > 0) {
 		if (!EVP_DigestUpdate(md, buf, n)) {
 			qt_fail(prog, "EVP_DigestUpdate failed");
 			goto out;
@@ -301,7 +256,7 @@ static int serve_digest(SSL *conn, unsigned char *buf)
 		goto out;
 	}
 	len = snprintf(reply, sizeof(reply), "sha256 %s %" PRIu64 "\n", hex, total);
-	if (!write_all(conn, reply, (size_t)len) || !finish_conn(conn))
+	if (!qt_write_all(prog, conn, reply, (size_t)len) || !finish_conn(conn))
 		goto out;
 	printf("SERVED sha256 %s %" PRIu64 "\n", hex, total);
 	fflush(stdout);
@@ -340,7 +295,7 @@ static int next_line(SSL *conn, struct lines *l, char *line, size_t size)
 			fprintf(stderr, "%s: a request line is too long\n", prog);
 			return -1;
 		}
-		if ((r = read_some(conn, l->buf + l->have, sizeof(l->buf) - l->have, &n)) <= 0) {
+		if ((r = qt_read_some(conn, l->buf + l->have, sizeof(l->buf) - l->have, &n)) <= 0) {
 			if (r == 0 && l->have > 0) {
 				fprintf(stderr, "%s: the stream ended inside a request\n", prog);
 				return -1;
@@ -372,7 +327,7 @@ static int serve_send(SSL *conn, unsigned char *buf, unsigned long long bytes, u
 		size_t k = bytes - total < QT_CHUNK ? (size_t)(bytes - total) : QT_CHUNK;
 
 		qt_fill(buf, k, &state);
-		if (!EVP_DigestUpdate(md, buf, k) || !write_all(conn, buf, k))
+		if (!EVP_DigestUpdate(md, buf, k) || !qt_write_all(prog, conn, buf, k))
 			goto out;
 		total += k;
 	}
@@ -398,10 +353,10 @@ static int serve_ping(SSL *conn, unsigned char *buf, unsigned long long first,
 		return 0;
 	}
 	qt_fill(buf, (size_t)first, &state);
-	if (!write_all(conn, buf, (size_t)first))
+	if (!qt_write_all(prog, conn, buf, (size_t)first))
 		return 0;
 	qt_fill(buf, (size_t)second, &state);
-	return write_all(conn, buf, (size_t)second);
+	return qt_write_all(prog, conn, buf, (size_t)second);
 }
 
 /*
@@ -449,7 +404,7 @@ static int serve_echo(SSL *conn, unsigned char *buf)
 
 	for (;;) {
 		if (SSL_read_ex(conn, buf, QT_CHUNK, &n)) {
-			if (!write_all(conn, buf, n))
+			if (!qt_write_all(prog, conn, buf, n))
 				return 0;
 			total += n;
 			continue;

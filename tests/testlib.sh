@@ -4,6 +4,11 @@
 
 set -u
 
+# What the scripts share with the tests (write_cnf's text, wait_for): in
+# the source tree, beside this directory, as make check and distcheck run.
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
 fails=0
 passes=0
 
@@ -58,20 +63,7 @@ _run_openssl() {
 # write_cnf FILE [LINES]: an openssl.cnf that activates OpenSSL's default
 # provider and this build's module, with LINES added to the module's section.
 write_cnf() {
-	cat >"$1" <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-dgrambatch = dgrambatch_sect
-[default_sect]
-activate = 1
-[dgrambatch_sect]
-module = $DGB_MODULE
-activate = 1
-${2:-}
-CNF
+	module_cnf "$DGB_MODULE" "${2:-}" >"$1"
 }
 
 # Background processes a test starts go in pids; whatever is still running
@@ -92,16 +84,6 @@ reap() {
 		[ "$p" = "$1" ] || keep+=("$p")
 	done
 	pids=("${keep[@]}")
-}
-
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, false at the deadline
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
 }
 
 cleanup() {

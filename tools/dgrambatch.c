@@ -898,6 +898,42 @@ static const char *offload_off(unsigned int cap, const char *setting, const char
 	return "the module did not turn it on for this socket";
 }
 
+/* How the demo words one offload's line of counts. */
+struct offload_line {
+	const char *name;  /* GSO or GRO */
+	const char *verb;  /* what the datagrams did: left in, arrived in */
+	const char *call;  /* one offloaded call */
+	const char *then;  /* what came of the calls */
+	const char *rest;  /* what the third counter counts */
+	int segs, calls, other; /* the counters: datagrams, calls, the third */
+};
+
+static const struct offload_line gso_line = {
+	"GSO", "left", "segmented send", "", "refused by the kernel and sent one by one",
+	C_GSO_SEGS, C_GSO_SENDS, C_GSO_FALLBACKS,
+};
+
+static const struct offload_line gro_line = {
+	"GRO", "arrived", "coalesced receive", ", split back into datagrams",
+	"kept for a later call", C_GRO_SEGS, C_GRO_RECVS, C_GRO_CARRIED,
+};
+
+/* The offload's line: what it carried of count datagrams, or why it was off. */
+static void print_offload(const struct offload_line *o, long count, const struct counters *c,
+			  const char *off)
+{
+	uint64_t segs = c->v[o->segs], calls = c->v[o->calls];
+
+	if (off != NULL) {
+		printf("  %-14snot in use: %s\n", o->name, off);
+		return;
+	}
+	printf("  %-14s%" PRIu64 " of %ld datagrams %s in %" PRIu64
+	       " %s%s (%.1f datagrams each)%s; %" PRIu64 " %s\n",
+	       o->name, segs, count, o->verb, calls, o->call, plural(calls), per(segs, calls),
+	       o->then, c->v[o->other], o->rest);
+}
+
 /*
  * The module's batched calls with segmentation offload on the sender and
  * receive offload on the receiver, where the kernel and the configuration
@@ -933,26 +969,11 @@ static int part_offload(struct demo *d)
 		printf("  GSO           on, but two datagrams of %d bytes never fit one segmented "
 		       "send\n",
 		       d->size);
-	else if (gso)
-		printf("  GSO           %" PRIu64 " of %ld datagrams left in %" PRIu64
-		       " segmented send%s (%.1f datagrams each); %" PRIu64
-		       " refused by the kernel and sent one by one\n",
-		       after.v[C_GSO_SEGS], d->count, after.v[C_GSO_SENDS],
-		       plural(after.v[C_GSO_SENDS]), per(after.v[C_GSO_SEGS], after.v[C_GSO_SENDS]),
-		       after.v[C_GSO_FALLBACKS]);
 	else
-		printf("  GSO           not in use: %s\n",
-		       offload_off(DGB_CAP_UDP_SEGMENT, d->gso, DGB_CONF_GSO));
-	if (gro)
-		printf("  GRO           %" PRIu64 " of %ld datagrams arrived in %" PRIu64
-		       " coalesced receive%s (%.1f datagrams each), split back into datagrams; %" PRIu64
-		       " kept for a later call\n",
-		       after.v[C_GRO_SEGS], d->count, after.v[C_GRO_RECVS],
-		       plural(after.v[C_GRO_RECVS]), per(after.v[C_GRO_SEGS], after.v[C_GRO_RECVS]),
-		       after.v[C_GRO_CARRIED]);
-	else
-		printf("  GRO           not in use: %s\n",
-		       offload_off(DGB_CAP_UDP_GRO, d->gro, DGB_CONF_GRO));
+		print_offload(&gso_line, d->count, &after,
+			      gso ? NULL : offload_off(DGB_CAP_UDP_SEGMENT, d->gso, DGB_CONF_GSO));
+	print_offload(&gro_line, d->count, &after,
+		      gro ? NULL : offload_off(DGB_CAP_UDP_GRO, d->gro, DGB_CONF_GRO));
 	print_module_calls(&after, gro);
 	return m.intact == d->count && counters_agree(d, &after);
 }

@@ -749,12 +749,14 @@ size_t dgb_sock_rx_pending(struct dgb_sock_rx *rx)
 	return atomic_load_explicit(&rx->pending, memory_order_relaxed);
 }
 
+#ifdef DGB_FUZZ
 /*
- * For the fuzz harnesses (fuzz/), never called by the module: one receive
- * into buffer 0 of a store of its own, as the kernel described it in km
- * (len bytes at data; km's sender, control messages and flags), split into
- * out as the receive path splits kept trains (deliver_kept), one call of up
- * to n after another.  Returns the datagrams delivered in all, or -ENOMEM.
+ * For the fuzz harnesses (fuzz/; scripts/fuzz.sh defines DGB_FUZZ), never
+ * called by the module: one receive into buffer 0 of a store of its own,
+ * as the kernel described it in km (len bytes at data; km's sender,
+ * control messages and flags), split into out as the receive path splits
+ * kept trains (deliver_kept), one call of up to n after another.  Returns
+ * the datagrams delivered in all, or -ENOMEM.
  */
 int dgb_gro_split(const struct msghdr *km, const void *data, unsigned int len,
 		  struct mmsghdr *out, unsigned int n, int peek)
@@ -793,3 +795,4 @@ int dgb_gro_split(const struct msghdr *km, const void *data, unsigned int len,
 	free(s);
 	return (int)got;
 }
+#endif /* DGB_FUZZ */

@@ -36,8 +36,10 @@ static inline ssize_t dgb_sys_result(ssize_t r)
 struct msghdr;
 struct mmsghdr;
 
+#ifdef DGB_FUZZ
 /* For the fuzz harnesses only (gro.c): split one train as a receive would. */
 int dgb_gro_split(const struct msghdr *km, const void *data, unsigned int len,
 		  struct mmsghdr *out, unsigned int n, int peek);
+#endif
 
 #endif /* DGB_CORE_INTERNAL_H */

@@ -73,6 +73,7 @@ int dgb_bio_sendmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t flags,
 		     size_t *msgs_processed);
 
+#ifdef DGB_FUZZ
 /*
  * For the fuzz harnesses only (mmsg.c): the local address of a received
  * message (extract_local), and how many messages from first on go out as
@@ -81,5 +82,6 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 void dgb_mmsg_extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_ADDR *local);
 unsigned int dgb_mmsg_group_size(const struct dgb_bio *d, const void *msg, size_t stride,
 				 unsigned int first, unsigned int n, int gso);
+#endif
 
 #endif /* DGB_DGRAM_H */

@@ -550,7 +550,11 @@ int dgb_bio_recvmmsg(BIO *b, void *msg, size_t stride, size_t num_msg, uint64_t 
 	return 1;
 }
 
-/* For the fuzz harnesses (fuzz/), never called by the module. */
+#ifdef DGB_FUZZ
+/*
+ * For the fuzz harnesses (fuzz/; scripts/fuzz.sh defines DGB_FUZZ), never
+ * called by the module.
+ */
 void dgb_mmsg_extract_local(const struct dgb_bio *d, const struct msghdr *mh, BIO_ADDR *local)
 {
 	extract_local(d, mh, local);
@@ -561,3 +565,4 @@ unsigned int dgb_mmsg_group_size(const struct dgb_bio *d, const void *msg, size_
 {
 	return group_size(d, msg, stride, first, n, gso);
 }
+#endif /* DGB_FUZZ */
