@@ -6,11 +6,19 @@
 # the path MTU of 127.0.0.1 for the whole machine.
 #
 #   netns_require     skips (77), saying why, where namespaces cannot be made
-#   netns_setup       makes them; sets ns_client, ns_server, dev_client,
+#   netns_setup [wire]
+#                     makes them; sets ns_client, ns_server, dev_client,
 #                     dev_server, addr4_client, addr4_server, addr6_client,
-#                     addr6_server
+#                     addr6_server.  With "wire", a third namespace, ns_mid,
+#                     sits between them: client dev_client - dev_mid_client
+#                     [ns_mid] dev_mid_server - dev_server server, two veth
+#                     pairs and nothing joining dev_mid_client and
+#                     dev_mid_server, for tests/wire to bridge.  The ends
+#                     send frames as a cable carries them (no segmentation
+#                     offload), and nothing in ns_mid speaks on them.
 #   in_client, in_server COMMAND...   run COMMAND in that namespace
-#   netns_kill        stops every process left in them
+#   netns_kill        stops every process left in the client's and the
+#                     server's namespaces (not the wire's)
 #
 # The namespaces, the veth pair (which goes with them), any qdisc on it and
 # every process still running in them are removed when the test exits, on
@@ -20,8 +28,11 @@
 
 ns_client=
 ns_server=
+ns_mid=
 dev_client=dgbc0
 dev_server=dgbs0
+dev_mid_client=dgbm0
+dev_mid_server=dgbm1
 # Documentation prefixes (RFC 5737, RFC 3849): routed nowhere, and only
 # inside the test's own namespaces.
 addr4_client=192.0.2.1
@@ -31,12 +42,15 @@ addr6_server=2001:db8:d9b::2
 
 # netns_cleanup: everything netns_setup made, and the processes in it.
 netns_cleanup() {
-	local ns
+	local ns p
 	netns_kill
-	for ns in $ns_client $ns_server; do
+	for p in $([ -n "$ns_mid" ] && ip netns pids "$ns_mid" 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
+	for ns in $ns_client $ns_server $ns_mid; do
 		ip netns del "$ns" 2>/dev/null
 	done
-	ns_client= ns_server=
+	ns_client= ns_server= ns_mid=
 }
 
 # The test library's cleanup (its processes, the scratch directory) runs
@@ -79,17 +93,45 @@ in_server() {
 	ip netns exec "$ns_server" "$@"
 }
 
-# netns_setup: the two namespaces and the veth pair between them, up, with
-# their addresses (IPv6 without duplicate address detection, so usable at
-# once).  False, with the reason on stderr, if a step fails.
+# netns_setup [wire]: the two namespaces and the veth pair between them (or,
+# with "wire", the middle namespace and two pairs), up, with their
+# addresses (IPv6 without duplicate address detection, so usable at once).
+# False, with the reason on stderr, if a step fails.
 netns_setup() {
-	local ns
+	local ns dev
 	ns_client=dgb-$$-client
 	ns_server=dgb-$$-server
-	ip netns add "$ns_client" && ip netns add "$ns_server" &&
+	ip netns add "$ns_client" && ip netns add "$ns_server" || return 1
+	if [ "${1:-}" = wire ]; then
+		ns_mid=dgb-$$-mid
+		command -v ethtool >/dev/null || {
+			echo "no ethtool command: the wire needs the ends' segmentation offload off" >&2
+			return 1
+		}
+		ip netns add "$ns_mid" &&
+			ip link add "$dev_client" netns "$ns_client" type veth \
+				peer name "$dev_mid_client" netns "$ns_mid" &&
+			ip link add "$dev_server" netns "$ns_server" type veth \
+				peer name "$dev_mid_server" netns "$ns_mid" || return 1
+		# The middle keeps quiet: no addresses, no IPv6 (no router or
+		# neighbour solicitations of its own), no GRO merging frames.
+		ip netns exec "$ns_mid" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 &&
+			ip netns exec "$ns_mid" sysctl -qw net.ipv6.conf."$dev_mid_client".disable_ipv6=1 \
+				net.ipv6.conf."$dev_mid_server".disable_ipv6=1 || return 1
+		for dev in "$dev_mid_client" "$dev_mid_server"; do
+			ip netns exec "$ns_mid" ethtool -K "$dev" gro off >/dev/null &&
+				ip -n "$ns_mid" link set "$dev" up || return 1
+		done
+		# A UDP GSO send leaves the ends segmented, as on a NIC.
+		ip netns exec "$ns_client" ethtool -K "$dev_client" tso off tx-udp-segmentation off &&
+			ip netns exec "$ns_server" ethtool -K "$dev_server" tso off tx-udp-segmentation off ||
+			return 1
+	else
 		ip link add "$dev_client" netns "$ns_client" type veth \
-			peer name "$dev_server" netns "$ns_server" &&
-		ip -n "$ns_client" addr add "$addr4_client/24" dev "$dev_client" &&
+			peer name "$dev_server" netns "$ns_server" || return 1
+	fi
+	ip -n "$ns_client" addr add "$addr4_client/24" dev "$dev_client" &&
 		ip -n "$ns_server" addr add "$addr4_server/24" dev "$dev_server" &&
 		ip -n "$ns_client" addr add "$addr6_client/64" dev "$dev_client" nodad &&
 		ip -n "$ns_server" addr add "$addr6_server/64" dev "$dev_server" nodad || return 1
@@ -100,10 +142,12 @@ netns_setup() {
 		wait_for 10 netns_up
 }
 
-# The link is up once both ends say so.
+# The link is up once both ends say so (and the middle's, with a wire).
 netns_up() {
 	ip -n "$ns_client" link show "$dev_client" | grep -q 'state UP' &&
-		ip -n "$ns_server" link show "$dev_server" | grep -q 'state UP'
+		ip -n "$ns_server" link show "$dev_server" | grep -q 'state UP' &&
+		{ [ -z "$ns_mid" ] || { ip -n "$ns_mid" link show "$dev_mid_client" | grep -q 'state UP' &&
+			ip -n "$ns_mid" link show "$dev_mid_server" | grep -q 'state UP'; }; }
 }
 
 # udp_local NS: "ADDR PORT" of the one UDP socket in namespace NS, or nothing
