@@ -28,6 +28,28 @@
 
 #define MAX_N 80
 
+/*
+ * The "wrong port": a socket of the harness's own, opened once and never
+ * read (what it is sent, the kernel drops once its buffer is full).  A
+ * port picked next to the harness's own could be any other program's on
+ * this machine, and that program would get the datagrams.
+ */
+static uint16_t sink_port(void)
+{
+	static uint16_t port; /* network order */
+
+	if (port == 0) {
+		struct sockaddr_in6 sa;
+		BIO_ADDR *a = BIO_ADDR_new();
+
+		CHECK(a != NULL);
+		(void)udp_socket(AF_INET, a, &sa); /* kept open for the process's life */
+		port = BIO_ADDR_rawport(a);
+		BIO_ADDR_free(a);
+	}
+	return port;
+}
+
 /* One batched call of either direction, built from the input. */
 static void batch(struct pair *p, struct in *in, int send)
 {
@@ -59,8 +81,8 @@ static void batch(struct pair *p, struct in *in, int send)
 	msg = calloc(alloc_n ? alloc_n : 1,
 		     stride > sizeof(DGB_MSG) ? stride : sizeof(DGB_MSG));
 	CHECK(msg != NULL && wrong != NULL);
-	/* The same port on another address family, or another port. */
-	BIO_ADDR_rawmake(wrong, AF_INET, "\x7f\0\0\x01", 4, BIO_ADDR_rawport(p->me) + 1);
+	/* Another address family (the pair's is IPv6), or another port. */
+	BIO_ADDR_rawmake(wrong, AF_INET, "\x7f\0\0\x01", 4, sink_port());
 	for (size_t i = 0; i < alloc_n; i++) {
 		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * (stride >= sizeof(DGB_MSG) ? stride
 										 : sizeof(DGB_MSG)));

@@ -2,7 +2,10 @@
 # load.sh - load (issue 12): one QUIC server, one listener on one UDP port
 # through the module's datagram BIO (DGB_new_dgram, the provider loaded by
 # a config file, GSO and GRO as the kernel has them), serves $conns
-# concurrent connections from one client process on 127.0.0.1; each moves
+# concurrent connections from one client process on 127.0.0.1 (in a
+# network namespace of the test's own where it can make one, so that no
+# datagram from anything else on the machine lands on its ports and the
+# counts match exactly; tests/netns.sh); each moves
 # data both ways for $seconds seconds, every byte checked on arrival
 # (tests/quic_load.c).  The test reports and checks: no connection failed;
 # each side's byte counts per connection agree with the other's; each
@@ -20,6 +23,7 @@
 # Copyright 2026 The dgrambatch authors.
 # SPDX-License-Identifier: Apache-2.0
 . "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/netns.sh"
 
 if [ ! -x "${QUIC_LOAD:-}" ]; then
 	skip "this OpenSSL has no QUIC server API (OSSL_QUIC_server_method, SSL_new_listener:" \
@@ -100,10 +104,21 @@ gone() {
 	! alive "$1"
 }
 
-echo "# load: $conns connections x $seconds s, $rate bytes/s each way per connection"
+# Where: a namespace's own loopback, else the machine's.  On the machine's,
+# any program's datagram to one of the test's ports is received and
+# counted (a fuzzer aiming at a port next to its own did that once here).
+if netns_usable && netns_loopback 2>"$scratch/lo.err"; then
+	where="in network namespace $ns_client, on its own loopback"
+	inns=(ip netns exec "$ns_client")
+else
+	where="on the machine's loopback (no namespace: ${netns_why:-$(cat "$scratch/lo.err")})"
+	inns=()
+fi
+
+echo "# load: $conns connections x $seconds s, $rate bytes/s each way per connection, $where"
 start=$SECONDS
 OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
-	timeout -k 5 "$((limit + 10))" "$QUIC_LOAD" server --cert "$scratch/cert.pem" \
+	"${inns[@]}" timeout -k 5 "$((limit + 10))" "$QUIC_LOAD" server --cert "$scratch/cert.pem" \
 	--key "$scratch/key.pem" --count "$conns" --bio header --rate "$rate" --timeout "$limit" \
 	--seconds "$seconds" \
 	>"$scratch/server.out" 2>"$scratch/server.err" &
@@ -118,7 +133,7 @@ if [ -z "$port" ]; then
 fi
 echo "# load: server (pid $server_pid) on 127.0.0.1:$port"
 OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
-	timeout -k 5 "$((limit + 10))" "$QUIC_LOAD" client --port "$port" --ca "$scratch/cert.pem" \
+	"${inns[@]}" timeout -k 5 "$((limit + 10))" "$QUIC_LOAD" client --port "$port" --ca "$scratch/cert.pem" \
 	--count "$conns" --seconds "$seconds" --rate "$rate" --timeout "$limit" --bio header \
 	>"$scratch/client.out" 2>"$scratch/client.err"
 client_status=$?

@@ -6,6 +6,9 @@
 # the path MTU of 127.0.0.1 for the whole machine.
 #
 #   netns_require     skips (77), saying why, where namespaces cannot be made
+#   netns_usable      the same test, false with the reason in netns_why
+#   netns_loopback    one namespace, ns_client = ns_server, with only its
+#                     loopback
 #   netns_setup [wire]
 #                     makes them; sets ns_client, ns_server, dev_client,
 #                     dev_server, addr4_client, addr4_server, addr6_client,
@@ -58,19 +61,28 @@ netns_cleanup() {
 trap 'netns_cleanup; cleanup' EXIT
 trap 'exit 143' TERM INT HUP
 
-netns_require() {
+# netns_usable: can this machine make namespaces and veth pairs?  If not,
+# false with the reason in netns_why.
+netns_usable() {
 	local probe=dgb-probe-$$
-	[ "$(id -u)" = 0 ] || skip "network namespaces need root (uid $(id -u))"
-	command -v ip >/dev/null || skip "no ip command (iproute2)"
-	command -v timeout >/dev/null || skip "no timeout command"
-	ip netns add "$probe" 2>"$scratch/netns.err" ||
-		skip "cannot make a network namespace: $(cat "$scratch/netns.err")"
-	if ! ip link add dgbp0 netns "$probe" type veth peer name dgbp1 netns "$probe" \
-		2>"$scratch/netns.err"; then
+	netns_why=
+	if [ "$(id -u)" != 0 ]; then
+		netns_why="network namespaces need root (uid $(id -u))"
+	elif ! command -v ip >/dev/null; then
+		netns_why="no ip command (iproute2)"
+	elif ! ip netns add "$probe" 2>"$scratch/netns.err"; then
+		netns_why="cannot make a network namespace: $(cat "$scratch/netns.err")"
+	else
+		ip link add dgbp0 netns "$probe" type veth peer name dgbp1 netns "$probe" \
+			2>"$scratch/netns.err" || netns_why="cannot make a veth pair: $(cat "$scratch/netns.err")"
 		ip netns del "$probe"
-		skip "cannot make a veth pair: $(cat "$scratch/netns.err")"
 	fi
-	ip netns del "$probe"
+	[ -z "$netns_why" ]
+}
+
+netns_require() {
+	command -v timeout >/dev/null || skip "no timeout command"
+	netns_usable || skip "$netns_why"
 }
 
 # netns_kill: every process still running in the namespaces (all the
@@ -91,6 +103,15 @@ in_client() {
 
 in_server() {
 	ip netns exec "$ns_server" "$@"
+}
+
+# netns_loopback: one namespace with nothing but its own loopback, up, for
+# a test whose ends both run in it (in_client and in_server both run
+# there): no datagram from anything else on the machine reaches them.
+netns_loopback() {
+	ns_client=dgb-$$-lo
+	ns_server=$ns_client
+	ip netns add "$ns_client" && ip -n "$ns_client" link set lo up
 }
 
 # netns_setup [wire]: the two namespaces and the veth pair between them (or,
