@@ -68,15 +68,7 @@ payload() {
 
 # A throwaway certificate; the client trusts exactly this one, so a
 # completed handshake also shows the server presented it.
-if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
-	-addext basicConstraints=critical,CA:TRUE >"$scratch/req.log" 2>&1; then
-	ok "self-signed certificate"
-else
-	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
-	finish
-	exit
-fi
+need_cert
 
 # listening PID FILE HEXADDR PORT: PID's s_server has bound the port (or
 # has exited, and never will)

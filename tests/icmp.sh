@@ -66,24 +66,7 @@ export OPENSSL_BIN OPENSSL_RUN_LIBDIR="${OPENSSL_RUN_LIBDIR:-}" SANITIZER_PRELOA
 export -f run_openssl _run_openssl
 shim_env=(LD_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD" DGRAMBATCH_STATS=1)
 
-if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
-	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
-	>"$scratch/req.log" 2>&1; then
-	ok "self-signed certificate"
-else
-	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
-	finish
-	exit
-fi
-
-now() {
-	date +%s.%N
-}
-
-elapsed() {
-	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
-}
+need_cert
 
 # icmp_count FILE: the "ICMP errors reported" of the shim's stats in FILE
 # (the largest: bash -c, which starts openssl, prints its own empty ones)
@@ -120,10 +103,6 @@ forge_round() {
 	wait "${forgers[@]}"
 }
 
-hostport() {
-	case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac
-}
-
 # forge_while PID FILE CADDR CPORT SADDR SPORT: rounds until PID exits;
 # sets rounds (the rounds begun while it ran)
 forge_while() {
@@ -142,16 +121,7 @@ forged() {
 		for (k in n) printf "%s=%d ", k, n[k]; printf "total=%d\n", t }' "$1"
 }
 
-# client_socket NS: waits for the one UDP socket in NS; sets sock_addr, sock_port
-sock_seen() {
-	read -r sock_addr sock_port < <(udp_local "$1") && [ -n "${sock_port:-}" ]
-}
-
 # --- QUIC ---------------------------------------------------------------
-quic_server_ready() {
-	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
-}
-
 # quic FAMILY SADDR CADDR
 quic() {
 	local fam=$1 sa=$2 ca=$3 name=quic$1 port start took cstatus sstatus hex n
@@ -221,21 +191,12 @@ quic() {
 }
 
 # --- DTLS ---------------------------------------------------------------
-payload() {
-	od -An -vtx1 -w24 -N $(($2 * 24)) /dev/urandom | tr -d ' ' |
-		awk -v t="$1" '{ printf "%s %04d %s\n", t, NR, $0 }'
-}
-
 arrived() {
 	[ "$(stat -c %s "$1")" -ge "$2" ] || ! alive "$3"
 }
 
 both_gone() {
 	! alive "$client_pid" && ! alive "$server_pid"
-}
-
-dtls_server_up() {
-	sock_seen "$ns_server" || ! alive "$server_pid"
 }
 
 # dtls FAMILY SADDR CADDR: s_server and s_client send each other lines,

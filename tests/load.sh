@@ -78,16 +78,7 @@ leak_kb=4096
 rss_conn_kb=1024
 heap_conn_kb=1024
 
-if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
-	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
-	>"$scratch/req.log" 2>&1; then
-	ok "self-signed certificate"
-else
-	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
-	finish
-	exit
-fi
+need_cert
 
 # The module comes from this config file only (its modules directory is
 # empty), in the server and in the clients, each process with counters of
@@ -98,10 +89,6 @@ mkdir "$scratch/no-modules"
 
 server_ready() {
 	grep -qs '^PORT [0-9]' "$scratch/server.out" || ! alive "$server_pid"
-}
-
-gone() {
-	! alive "$1"
 }
 
 # Where: a namespace's own loopback, else the machine's.  On the machine's,

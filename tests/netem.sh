@@ -101,28 +101,7 @@ export -f run_openssl _run_openssl
 shim_env=(LD_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD" DGRAMBATCH_DEBUG=1)
 plain_env=(LD_PRELOAD="${SANITIZER_PRELOAD:-}")
 
-if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
-	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
-	>"$scratch/req.log" 2>&1; then
-	ok "self-signed certificate"
-else
-	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
-	finish
-	exit
-fi
-
-now() {
-	date +%s.%N
-}
-
-elapsed() {
-	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
-}
-
-hostport() {
-	case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac
-}
+need_cert
 
 # table rows: "NAME SECONDS RESULT"
 rows=()
@@ -134,10 +113,6 @@ show() {
 		echo "# --- $(basename "$f") ($(basename "$dir"))"
 		grep -v '^Client cipher list\|^Signature Algorithms' "$f" | sed 's/^/# /' | tail -n 20
 	done
-}
-
-quic_server_ready() {
-	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
 }
 
 # quic NAME BIO FAMILY SADDR: BIO module or openssl
@@ -182,23 +157,6 @@ quic() {
 	fi
 	if [ "$fails" -gt "$before" ]; then rows+=("$name $took FAILED"); else rows+=("$name $took intact"); fi
 	show "$before"
-}
-
-payload() {
-	od -An -vtx1 -w24 -N $(($2 * 24)) /dev/urandom | tr -d ' ' |
-		awk -v t="$1" '{ printf "%s %04d %s\n", t, NR, $0 }'
-}
-
-sock_seen() {
-	[ -n "$(ip netns exec "$1" ss -Hnua 2>/dev/null)" ]
-}
-
-dtls_server_up() {
-	sock_seen "$ns_server" || ! alive "$server_pid"
-}
-
-client_gone() {
-	! alive "$client_pid"
 }
 
 # subset GOT SENT: every line of GOT is a line of SENT, and none twice
@@ -250,7 +208,7 @@ dtls() {
 	# What is still in flight (5 ms of delay, a few ms of jitter) lands.
 	sleep 0.5
 	exec {client_in}>&-
-	wait_for "$wait_limit" client_gone
+	wait_for "$wait_limit" gone "$client_pid"
 	exec {server_in}>&-
 	reap "$client_pid"
 	cstatus=$reaped

@@ -79,19 +79,6 @@ run_limit=60
 pings=30
 stall_bound=5000
 
-gone() {
-	! alive "$1"
-}
-
-now() {
-	date +%s.%N
-}
-
-# elapsed START: seconds since START, to the millisecond
-elapsed() {
-	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
-}
-
 # The environment that preloads the shim.  A sanitizer's runtime must come
 # first in LD_PRELOAD even in the programs built with it (they link it, but
 # the shim would be loaded before it); they keep their leak checks.
@@ -99,16 +86,7 @@ shim_env=(LD_PRELOAD="${SANITIZER_PRELOAD:+$SANITIZER_PRELOAD }$DGB_PRELOAD" DGR
 
 # A throwaway certificate for localhost; the clients trust exactly this one
 # and check the name, so a completed handshake shows the server presented it.
-if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
-	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
-	>"$scratch/req.log" 2>&1; then
-	ok "self-signed certificate"
-else
-	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
-	finish
-	exit
-fi
+need_cert
 
 # A config file that loads the module by its path, beside the default
 # provider, and a modules directory with nothing in it: in the header run

@@ -79,14 +79,7 @@ else
 	kinds_gso=
 fi
 
-if ! run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
-	-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
-	>"$scratch/req.log" 2>&1; then
-	not_ok "self-signed certificate: $(cat "$scratch/req.log")"
-	finish
-	exit
-fi
+need_cert
 write_cnf "$scratch/dgrambatch.cnf"
 mkdir "$scratch/no-modules"
 header_env=(OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules")
@@ -113,10 +106,6 @@ add() {
 
 server_ready() {
 	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
-}
-
-gone() {
-	! alive "$1"
 }
 
 # transfer NAME SEED ROUTE [--download]: one transfer, both programs under

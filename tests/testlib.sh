@@ -66,12 +66,53 @@ write_cnf() {
 	module_cnf "$DGB_MODULE" "${2:-}" >"$1"
 }
 
+# need_cert: a throwaway self-signed certificate for localhost, a CA so
+# that a client can trust exactly it, in $scratch/cert.pem with its key in
+# $scratch/key.pem; a test that cannot have one ends there, failed.
+need_cert() {
+	if run_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 1 -subj /CN=localhost \
+		-addext basicConstraints=critical,CA:TRUE -addext subjectAltName=DNS:localhost \
+		>"$scratch/req.log" 2>&1; then
+		ok "self-signed certificate"
+	else
+		not_ok "self-signed certificate: $(cat "$scratch/req.log")"
+		finish
+		exit
+	fi
+}
+
+# now: the time, in seconds with nanoseconds; elapsed START: seconds since
+# START (a now), to the millisecond
+now() {
+	date +%s.%N
+}
+
+elapsed() {
+	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# hostport ADDR PORT: ADDR:PORT, with an IPv6 address in brackets
+hostport() {
+	case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac
+}
+
+# payload TAG N: N numbered lines of random hex, each "TAG NNNN HEX"
+payload() {
+	od -An -vtx1 -w24 -N $(($2 * 24)) /dev/urandom | tr -d ' ' |
+		awk -v t="$1" '{ printf "%s %04d %s\n", t, NR, $0 }'
+}
+
 # Background processes a test starts go in pids; whatever is still running
 # when the test ends goes with it, and so does the scratch directory.
 pids=()
 
 alive() {
 	kill -0 "$1" 2>/dev/null
+}
+
+gone() {
+	! alive "$1"
 }
 
 # reap PID: PID's exit status in $reaped, stopping it first if need be
