@@ -13,6 +13,9 @@ packages=(
 	# Optional: 'dgrambatch bench --sweep --plot' draws with gnuplot, and
 	# tests/bench.sh checks the plot where it is installed.
 	gnuplot-nox
+	# The robustness tests' namespaces (ip), and the ends of tests/wire's
+	# link (ethtool), where the kernel has no netem.
+	iproute2 ethtool
 )
 
 missing=()
