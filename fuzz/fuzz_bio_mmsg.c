@@ -81,7 +81,7 @@ static void batch(struct pair *p, struct in *in, int send)
 	msg = calloc(alloc_n ? alloc_n : 1,
 		     stride > sizeof(DGB_MSG) ? stride : sizeof(DGB_MSG));
 	CHECK(msg != NULL && wrong != NULL);
-	/* Another address family (the pair's is IPv6), or another port. */
+	/* Another address family where the pair is IPv6, else another port. */
 	BIO_ADDR_rawmake(wrong, AF_INET, "\x7f\0\0\x01", 4, sink_port());
 	for (size_t i = 0; i < alloc_n; i++) {
 		DGB_MSG *m = (DGB_MSG *)((char *)msg + i * (stride >= sizeof(DGB_MSG) ? stride

@@ -60,12 +60,6 @@ port_in_use() {
 		{ [ -r /proc/net/udp6 ] && [ "$(udp_sockets /proc/net/udp6 "" "$1")" -gt 0 ]; }
 }
 
-# payload TAG LINES: numbered lines of random hex, about 58 bytes each
-payload() {
-	od -An -vtx1 -w24 -N $(($2 * 24)) /dev/urandom | tr -d ' ' |
-		awk -v t="$1" '{ printf "%s %04d %s\n", t, NR, $0 }'
-}
-
 # A throwaway certificate; the client trusts exactly this one, so a
 # completed handshake also shows the server presented it.
 need_cert

@@ -94,11 +94,11 @@ server_ready() {
 # Where: a namespace's own loopback, else the machine's.  On the machine's,
 # any program's datagram to one of the test's ports is received and
 # counted (a fuzzer aiming at a port next to its own did that once here).
-if netns_usable && netns_loopback 2>"$scratch/lo.err"; then
+if netns_loopback 2>"$scratch/lo.err"; then
 	where="in network namespace $ns_client, on its own loopback"
 	inns=(ip netns exec "$ns_client")
 else
-	where="on the machine's loopback (no namespace: ${netns_why:-$(cat "$scratch/lo.err")})"
+	where="on the machine's loopback (no namespace: $(head -n1 "$scratch/lo.err"))"
 	inns=()
 fi
 

@@ -48,17 +48,19 @@ wait_limit=30
 
 netem="delay 5ms 2ms loss 5% duplicate 1% reorder 10%"
 wire_args=(--delay 5 --jitter 2 --loss 5 --duplicate 1 --reorder 10 --seed "$$")
-wire_bin=${DGB_TOOL%/tools/dgrambatch}/tests/wire
+wire_bin=${DGB_WIRE:-}
 
 # netem_works: can this kernel put a netem qdisc on a veth?  (In a
 # namespace of its own, removed at once.)
 netem_works() {
-	local probe=dgb-netem-$$ rc=1
+	local rc=1
 	command -v tc >/dev/null || return 1
-	ip netns add "$probe" 2>/dev/null || return 1
-	ip link add dgbp0 netns "$probe" type veth peer name dgbp1 netns "$probe" 2>/dev/null &&
-		tc -n "$probe" qdisc add dev dgbp0 root netem delay 1ms 2>"$scratch/tc.err" && rc=0
-	ip netns del "$probe"
+	ns_probe=dgb-netem-$$
+	ip netns add "$ns_probe" 2>/dev/null || return 1
+	ip link add dgbp0 netns "$ns_probe" type veth peer name dgbp1 netns "$ns_probe" 2>/dev/null &&
+		tc -n "$ns_probe" qdisc add dev dgbp0 root netem delay 1ms 2>"$scratch/tc.err" && rc=0
+	ip netns del "$ns_probe"
+	ns_probe=
 	return "$rc"
 }
 
@@ -68,14 +70,17 @@ if [ "${DGB_NETEM:-}" != wire ] && netem_works; then
 		tc -n "$ns_client" qdisc add dev "$dev_client" root netem $netem 2>>"$scratch/setup.err" &&
 		tc -n "$ns_server" qdisc add dev "$dev_server" root netem $netem 2>>"$scratch/setup.err"
 	setup=$?
-	impairment="netem $netem (both ends of the veth pair)"
+	impairment="veth $dev_client-$dev_server, netem $netem (both ends)"
 else
 	mode=wire
-	[ -x "$wire_bin" ] || skip "no sch_netem here and no $wire_bin"
+	[ -x "$wire_bin" ] || skip "no sch_netem here, and no tests/wire (DGB_WIRE: '$wire_bin')"
+	for c in ethtool sysctl ss; do
+		command -v "$c" >/dev/null || skip "no sch_netem here, and no $c command, which tests/wire's link needs"
+	done
 	[ -s "$scratch/tc.err" ] && echo "# no netem here ($(head -n1 "$scratch/tc.err")): tests/wire instead"
 	netns_setup wire 2>"$scratch/setup.err"
 	setup=$?
-	impairment="tests/wire ${wire_args[*]} (both ways, in namespace $ns_mid)"
+	impairment="veth $dev_client-$dev_mid_client, tests/wire ${wire_args[*]} (both ways, in namespace $ns_mid), veth $dev_mid_server-$dev_server"
 fi
 if [ "$setup" != 0 ]; then
 	not_ok "network namespaces and the impaired link: $(cat "$scratch/setup.err")"
@@ -94,7 +99,7 @@ if [ "$mode" = wire ]; then
 		exit
 	fi
 fi
-ok "namespaces $ns_client and $ns_server, veth $dev_client-$dev_server, $impairment"
+ok "namespaces $ns_client and $ns_server, $impairment"
 
 export OPENSSL_BIN OPENSSL_RUN_LIBDIR="${OPENSSL_RUN_LIBDIR:-}" SANITIZER_PRELOAD="${SANITIZER_PRELOAD:-}"
 export -f run_openssl _run_openssl
@@ -249,11 +254,14 @@ for fam in 4 6; do
 done
 
 if [ "$mode" = wire ]; then
+	# It ends on SIGTERM; a wire that does not is killed, and fails below.
+	kill "$wire_pid" 2>/dev/null
+	wait_for 10 gone "$wire_pid" || kill -9 "$wire_pid" 2>/dev/null
 	reap "$wire_pid"
 	check "tests/wire ended cleanly (status $reaped)" test "$reaped" = 0
 	read -r -a w < <(grep '^WIRE ' "$scratch/wire.out")
 	# w: WIRE frames N udp N checksummed N lost N duplicated N reordered N held N
-	#    overflow N txerr N kernel_drops N
+	#    overflow N txerr N oversize N kernel_drops N
 	declare -A wire=()
 	for ((i = 1; i + 1 < ${#w[@]}; i += 2)); do wire[${w[i]}]=${w[i + 1]}; done
 	echo "# ${w[*]}"
@@ -262,6 +270,8 @@ if [ "$mode" = wire ]; then
 	done
 	check "the wire sent every frame it meant to (txerr ${wire[txerr]:-?}, overflow ${wire[overflow]:-?})" \
 		test "${wire[txerr]:-x}" = 0 -a "${wire[overflow]:-x}" = 0
+	check "no frame reached the wire larger than a link carries (oversize ${wire[oversize]:-?}: the ends' segmentation offload is off)" \
+		test "${wire[oversize]:-x}" = 0
 fi
 
 echo "# $impairment"

@@ -8,7 +8,8 @@
 #   netns_require     skips (77), saying why, where namespaces cannot be made
 #   netns_usable      the same test, false with the reason in netns_why
 #   netns_loopback    one namespace, ns_client = ns_server, with only its
-#                     loopback
+#                     loopback (root and ip(8) are all it needs); false,
+#                     with the reason on stderr, where it cannot be made
 #   netns_setup [wire]
 #                     makes them; sets ns_client, ns_server, dev_client,
 #                     dev_server, addr4_client, addr4_server, addr6_client,
@@ -32,6 +33,7 @@
 ns_client=
 ns_server=
 ns_mid=
+ns_probe=
 dev_client=dgbc0
 dev_server=dgbs0
 dev_mid_client=dgbm0
@@ -50,10 +52,10 @@ netns_cleanup() {
 	for p in $([ -n "$ns_mid" ] && ip netns pids "$ns_mid" 2>/dev/null); do
 		kill -9 "$p" 2>/dev/null
 	done
-	for ns in $ns_client $ns_server $ns_mid; do
+	for ns in $ns_client $ns_server $ns_mid $ns_probe; do
 		ip netns del "$ns" 2>/dev/null
 	done
-	ns_client= ns_server= ns_mid=
+	ns_client= ns_server= ns_mid= ns_probe=
 }
 
 # The test library's cleanup (its processes, the scratch directory) runs
@@ -64,19 +66,19 @@ trap 'exit 143' TERM INT HUP
 # netns_usable: can this machine make namespaces and veth pairs?  If not,
 # false with the reason in netns_why.
 netns_usable() {
-	local probe=dgb-probe-$$
 	netns_why=
 	if [ "$(id -u)" != 0 ]; then
 		netns_why="network namespaces need root (uid $(id -u))"
 	elif ! command -v ip >/dev/null; then
 		netns_why="no ip command (iproute2)"
-	elif ! ip netns add "$probe" 2>"$scratch/netns.err"; then
+	elif ns_probe=dgb-probe-$$ && ! ip netns add "$ns_probe" 2>"$scratch/netns.err"; then
 		netns_why="cannot make a network namespace: $(cat "$scratch/netns.err")"
 	else
-		ip link add dgbp0 netns "$probe" type veth peer name dgbp1 netns "$probe" \
+		ip link add dgbp0 netns "$ns_probe" type veth peer name dgbp1 netns "$ns_probe" \
 			2>"$scratch/netns.err" || netns_why="cannot make a veth pair: $(cat "$scratch/netns.err")"
-		ip netns del "$probe"
+		ip netns del "$ns_probe"
 	fi
+	ns_probe=
 	[ -z "$netns_why" ]
 }
 
@@ -109,6 +111,11 @@ in_server() {
 # a test whose ends both run in it (in_client and in_server both run
 # there): no datagram from anything else on the machine reaches them.
 netns_loopback() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "network namespaces need root (uid $(id -u))" >&2
+		return 1
+	fi
+	command -v ip >/dev/null || { echo "no ip command (iproute2)" >&2; return 1; }
 	ns_client=dgb-$$-lo
 	ns_server=$ns_client
 	ip netns add "$ns_client" && ip -n "$ns_client" link set lo up

@@ -35,9 +35,10 @@
  * Prints "READY" once both interfaces are open.  On SIGTERM or SIGINT it
  * sends nothing more and prints one line,
  *   WIRE frames N udp N checksummed N lost N duplicated N reordered N
- *        held N overflow N txerr N kernel_drops N
+ *        held N overflow N txerr N oversize N kernel_drops N
  * where reordered counts UDP frames that left after a later one from the
- * same side, and kernel_drops the frames the kernel could not queue to the
+ * same side, txerr the frames send() refused, oversize the frames too
+ * large for any link (an end with segmentation offload on), and kernel_drops the frames the kernel could not queue to the
  * wire's sockets (PACKET_STATISTICS; a loss the wire did not choose).
  * Exits 0, 1 on a socket error, 2 on bad arguments.  Needs CAP_NET_RAW.
  */
@@ -85,7 +86,7 @@ struct side {
 
 static struct {
 	unsigned long long frames, udp, checksummed, lost, duplicated, reordered, held, overflow,
-		txerr;
+		txerr, oversize;
 } st;
 
 static volatile sig_atomic_t stop;
@@ -168,19 +169,40 @@ static struct held heap_pop(void)
 	return top;
 }
 
-/* Is this Ethernet frame an IPv4 or IPv6 datagram carrying UDP? */
-static int is_udp(const unsigned char *f, size_t len)
+/*
+ * Is this Ethernet frame an IPv4 or IPv6 datagram carrying UDP, or a
+ * fragment of one?  IPv6's extension headers are followed to the UDP
+ * header; *plain is set when the UDP header follows the IP header at once
+ * in an unfragmented packet, the one case whose checksum the wire fills.
+ */
+static int is_udp(const unsigned char *f, size_t len, int *plain)
 {
 	uint16_t type;
+	size_t off = ETH_HLEN + 40;
+	unsigned int nh;
 
+	*plain = 0;
 	if (len < ETH_HLEN + 1)
 		return 0;
 	type = (uint16_t)(f[12] << 8 | f[13]);
-	if (type == ETH_P_IP)
+	if (type == ETH_P_IP) {
+		*plain = 1;
 		return len >= ETH_HLEN + 20 && f[ETH_HLEN + 9] == IPPROTO_UDP;
-	if (type == ETH_P_IPV6)
-		return len >= ETH_HLEN + 40 && f[ETH_HLEN + 6] == IPPROTO_UDP;
-	return 0;
+	}
+	if (type != ETH_P_IPV6 || len < off)
+		return 0;
+	nh = f[ETH_HLEN + 6];
+	*plain = nh == IPPROTO_UDP;
+	while (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
+	       nh == IPPROTO_FRAGMENT) {
+		if (len < off + 8)
+			return 0;
+		size_t hlen = nh == IPPROTO_FRAGMENT ? 8 : ((size_t)f[off + 1] + 1) * 8;
+
+		nh = f[off];
+		off += hlen;
+	}
+	return nh == IPPROTO_UDP;
 }
 
 static uint32_t sum16(uint32_t sum, const unsigned char *p, size_t len)
@@ -244,7 +266,8 @@ static int open_side(struct side *s)
 		fprintf(stderr, "%s: %s: %s\n", prog, s->name, strerror(errno));
 		return 0;
 	}
-	s->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	/* Protocol 0: nothing is received until bind() names the interface. */
+	s->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		fprintf(stderr, "%s: AF_PACKET socket: %s\n", prog, strerror(errno));
 		return 0;
@@ -303,7 +326,8 @@ static void hold(struct side *sides, int side, const unsigned char *f, size_t le
 		if (ms > 0)
 			h.due = now + (uint64_t)(ms * 1e6);
 	}
-	if (h.due == now && nheld == 0) {
+	/* At once (netem's reorder) even while others are held: never queued. */
+	if (h.due == now) {
 		h.frame = (unsigned char *)f;
 		transmit(sides, &h);
 		return;
@@ -364,6 +388,7 @@ int main(int argc, char **argv)
 	double delay = 0, jitter = 0, loss = 0, dup = 0, reorder = 0, limit = 1000, seed = 0;
 	unsigned long long drops = 0;
 	struct sigaction sa;
+	sigset_t block, waitmask;
 
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *a = i + 1 < argc ? argv[i + 1] : NULL;
@@ -405,10 +430,19 @@ int main(int argc, char **argv)
 		rng_state ^= (uint64_t)seed * 0x100000001b3u;
 	if (!open_side(&sides[0]) || !open_side(&sides[1]))
 		return 1;
+	/*
+	 * SIGTERM and SIGINT are blocked except inside ppoll(), so one that
+	 * comes between the check of stop and the wait ends the wait instead
+	 * of being lost while the link is idle.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
 	printf("READY\n");
 	fflush(stdout);
 
@@ -416,6 +450,16 @@ int main(int argc, char **argv)
 		struct pollfd pfd[2] = { { sides[0].fd, POLLIN, 0 }, { sides[1].fd, POLLIN, 0 } };
 		struct timespec ts, *tp = NULL;
 		uint64_t now = now_ns();
+		sigset_t pending;
+
+		/*
+		 * A ppoll() that finds a frame ready returns without delivering
+		 * what its mask let through, so on a busy link a signal would
+		 * stay pending: look for one each turn.
+		 */
+		if (sigpending(&pending) == 0 &&
+		    (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1))
+			break;
 
 		while (nheld > 0 && heap[0].due <= now) {
 			struct held h = heap_pop();
@@ -430,7 +474,7 @@ int main(int argc, char **argv)
 			ts.tv_nsec = (long)(wait % 1000000000u);
 			tp = &ts;
 		}
-		if (ppoll(pfd, 2, tp, NULL) < 0) {
+		if (ppoll(pfd, 2, tp, &waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "%s: ppoll: %s\n", prog, strerror(errno));
@@ -450,7 +494,7 @@ int main(int argc, char **argv)
 						     .msg_control = ctl.b,
 						     .msg_controllen = sizeof(ctl.b) };
 				ssize_t len = recvmsg(sides[s].fd, &mh, MSG_TRUNC);
-				int copies = 1, unready = 0;
+				int copies = 1, unready = 0, plain;
 
 				if (len < 0) {
 					if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -462,7 +506,7 @@ int main(int argc, char **argv)
 					continue;
 				if ((size_t)len > sizeof(buf)) {
 					/* Larger than any frame: an offload left on at an end. */
-					st.txerr++;
+					st.oversize++;
 					continue;
 				}
 				for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
@@ -477,7 +521,7 @@ int main(int argc, char **argv)
 				}
 				st.frames++;
 				now = now_ns();
-				if (!is_udp(buf, (size_t)len)) {
+				if (!is_udp(buf, (size_t)len, &plain)) {
 					struct held h = { .seq = UINT64_MAX, .side = s, .len = (size_t)len,
 							  .frame = buf };
 
@@ -485,7 +529,7 @@ int main(int argc, char **argv)
 					continue;
 				}
 				st.udp++;
-				if (unready && fill_udp_checksum(buf, (size_t)len))
+				if (unready && plain && fill_udp_checksum(buf, (size_t)len))
 					st.checksummed++;
 				if (chance(loss)) {
 					st.lost++;
@@ -505,8 +549,8 @@ int main(int argc, char **argv)
 	}
 	drops = kernel_drops(&sides[0]) + kernel_drops(&sides[1]);
 	printf("WIRE frames %llu udp %llu checksummed %llu lost %llu duplicated %llu reordered %llu "
-	       "held %llu overflow %llu txerr %llu kernel_drops %llu\n", st.frames, st.udp,
-	       st.checksummed, st.lost,
-	       st.duplicated, st.reordered, st.held, st.overflow, st.txerr, drops);
+	       "held %llu overflow %llu txerr %llu oversize %llu kernel_drops %llu\n", st.frames,
+	       st.udp, st.checksummed, st.lost,
+	       st.duplicated, st.reordered, st.held, st.overflow, st.txerr, st.oversize, drops);
 	return 0;
 }
