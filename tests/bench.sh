@@ -30,7 +30,9 @@ bench() {
 pinned=$(cd "$(dirname "$0")" && pwd)/openssl-test.cnf
 env -u OPENSSL_MODULES OPENSSL_CONF="$pinned" timeout 120 "$DGB_TOOL" bench --seconds 0.01 \
 	--size 8000 --batch 8 --json >"$scratch/single.json" 2>"$scratch/single.err"
-check "bench without --config: exit 0" test $? -eq 0
+status=$?
+check "bench without --config: exit 0 (status $status)" test "$status" -eq 0
+[ "$status" -eq 0 ] || grep -v '% after' "$scratch/single.err" | tail -n 15 | sed 's/^/# /'
 check "bench without --config: stderr names the build tree's module, and OPENSSL_CONF" \
 	grep -qxF "dgrambatch: bench: module $module (the build tree; OPENSSL_CONF=$pinned does not activate it)" \
 	"$scratch/single.err"

@@ -40,6 +40,13 @@ for h in "${harnesses[@]}"; do
 		continue
 	fi
 	log=$scratch/$h.log
+	# Built against 3.2 or later, it cannot start on an older libcrypto (a
+	# cross stage runs this build's tests under the system's 3.0).
+	if [ "$h" = fuzz_provider_conf ] && ! "$prog" >"$log" 2>&1 &&
+		grep -q "version \`OPENSSL_3\.[2-9]" "$log"; then
+		echo "# $h skipped: the libcrypto it runs with is older than 3.2 ($(grep -o "version \`[^']*' not found" "$log" | head -n1))"
+		continue
+	fi
 	# A harness on real sockets that blocked would stop make check for good.
 	timeout -k 5 300 "$prog" "${args[@]}" >"$log" 2>&1
 	rc=$?

@@ -214,10 +214,13 @@
  * How long a drain's calls may find the socket readable and deliver
  * nothing; how long an empty socket is watched (not timed) for datagrams
  * that come late before the rest of a fill counts as lost.  Loopback
- * delivers within the sending call, so none should come late.
+ * delivers within the sending call, so none should come late, but on a
+ * loaded machine the kernel may leave the delivery to ksoftirqd; the wait
+ * is not timed, so a long one costs a rare late run a little, never a
+ * figure.
  */
 #define STALL_SECONDS 1.0
-#define LATE_MILLISECONDS 20
+#define LATE_MILLISECONDS 500
 /*
  * After a send sample, the sink is read until a pass this long after the
  * last finds nothing new: datagrams that the kernel's softirq thread
@@ -2288,7 +2291,8 @@ static int send_sample(struct bench *b, enum impl i, double seconds, double *rat
 			return impl_failed(b, i, SEND);
 		}
 		elapsed = now() - start;
-	} while (elapsed < seconds);
+		/* A short sample on a loaded machine may meet only a full queue. */
+	} while (elapsed < seconds || (sent == 0 && elapsed < seconds + STALL_SECONDS));
 	if (sent == 0) {
 		complain("%s send moved nothing in %.2f s", impl_key[i], elapsed);
 		return 0;
