@@ -50,18 +50,14 @@ netem="delay 5ms 2ms loss 5% duplicate 1% reorder 10%"
 wire_args=(--delay 5 --jitter 2 --loss 5 --duplicate 1 --reorder 10 --seed "$$")
 wire_bin=${DGB_WIRE:-}
 
-# netem_works: can this kernel put a netem qdisc on a veth?  (In a
-# namespace of its own, removed at once.)
+# netem_works: can this kernel put a netem qdisc on a veth?  (On netns.sh's
+# probe pair, removed at once; tc's complaint in tc.err.)
+netem_on_probe() {
+	tc -n "$ns_probe" qdisc add dev dgbp0 root netem delay 1ms 2>"$scratch/tc.err"
+}
+
 netem_works() {
-	local rc=1
-	command -v tc >/dev/null || return 1
-	ns_probe=dgb-netem-$$
-	ip netns add "$ns_probe" 2>/dev/null || return 1
-	ip link add dgbp0 netns "$ns_probe" type veth peer name dgbp1 netns "$ns_probe" 2>/dev/null &&
-		tc -n "$ns_probe" qdisc add dev dgbp0 root netem delay 1ms 2>"$scratch/tc.err" && rc=0
-	ip netns del "$ns_probe"
-	ns_probe=
-	return "$rc"
+	command -v tc >/dev/null && netns_probe netem_on_probe
 }
 
 if [ "${DGB_NETEM:-}" != wire ] && netem_works; then

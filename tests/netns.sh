@@ -7,6 +7,10 @@
 #
 #   netns_require     skips (77), saying why, where namespaces cannot be made
 #   netns_usable      the same test, false with the reason in netns_why
+#   netns_basics      root and ip(8) only, the same way
+#   netns_probe [COMMAND...]
+#                     a throwaway namespace (ns_probe) with a veth pair
+#                     dgbp0-dgbp1, COMMAND run while it exists
 #   netns_loopback    one namespace, ns_client = ns_server, with only its
 #                     loopback (root and ip(8) are all it needs); false,
 #                     with the reason on stderr, where it cannot be made
@@ -63,23 +67,45 @@ netns_cleanup() {
 trap 'netns_cleanup; cleanup' EXIT
 trap 'exit 143' TERM INT HUP
 
-# netns_usable: can this machine make namespaces and veth pairs?  If not,
-# false with the reason in netns_why.
-netns_usable() {
+# netns_basics: root and ip(8), all that a namespace needs; if not, false
+# with the reason in netns_why.
+netns_basics() {
 	netns_why=
 	if [ "$(id -u)" != 0 ]; then
 		netns_why="network namespaces need root (uid $(id -u))"
 	elif ! command -v ip >/dev/null; then
 		netns_why="no ip command (iproute2)"
-	elif ns_probe=dgb-probe-$$ && ! ip netns add "$ns_probe" 2>"$scratch/netns.err"; then
-		netns_why="cannot make a network namespace: $(cat "$scratch/netns.err")"
-	else
-		ip link add dgbp0 netns "$ns_probe" type veth peer name dgbp1 netns "$ns_probe" \
-			2>"$scratch/netns.err" || netns_why="cannot make a veth pair: $(cat "$scratch/netns.err")"
-		ip netns del "$ns_probe"
 	fi
+	[ -z "$netns_why" ]
+}
+
+# netns_probe [COMMAND...]: a throwaway namespace, ns_probe, with a veth
+# pair dgbp0-dgbp1 in it, and COMMAND, if given, run while it exists; then
+# it is removed.  False, with the reason in netns_why, if the namespace or
+# the pair cannot be made or COMMAND fails.
+netns_probe() {
+	netns_why=
+	ns_probe=dgb-probe-$$
+	if ! ip netns add "$ns_probe" 2>"$scratch/netns.err"; then
+		netns_why="cannot make a network namespace: $(cat "$scratch/netns.err")"
+		ns_probe=
+		return 1
+	fi
+	if ! ip link add dgbp0 netns "$ns_probe" type veth peer name dgbp1 netns "$ns_probe" \
+		2>"$scratch/netns.err"; then
+		netns_why="cannot make a veth pair: $(cat "$scratch/netns.err")"
+	elif [ $# -gt 0 ] && ! "$@"; then
+		netns_why="$1 failed"
+	fi
+	ip netns del "$ns_probe"
 	ns_probe=
 	[ -z "$netns_why" ]
+}
+
+# netns_usable: can this machine make namespaces and veth pairs?  If not,
+# false with the reason in netns_why.
+netns_usable() {
+	netns_basics && netns_probe
 }
 
 netns_require() {
@@ -111,11 +137,7 @@ in_server() {
 # a test whose ends both run in it (in_client and in_server both run
 # there): no datagram from anything else on the machine reaches them.
 netns_loopback() {
-	if [ "$(id -u)" != 0 ]; then
-		echo "network namespaces need root (uid $(id -u))" >&2
-		return 1
-	fi
-	command -v ip >/dev/null || { echo "no ip command (iproute2)" >&2; return 1; }
+	netns_basics || { echo "$netns_why" >&2; return 1; }
 	ns_client=dgb-$$-lo
 	ns_server=$ns_client
 	ip netns add "$ns_client" && ip -n "$ns_client" link set lo up
