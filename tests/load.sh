@@ -87,10 +87,6 @@ need_cert
 write_cnf "$scratch/dgrambatch.cnf"
 mkdir "$scratch/no-modules"
 
-server_ready() {
-	grep -qs '^PORT [0-9]' "$scratch/server.out" || ! alive "$server_pid"
-}
-
 # Where: a namespace's own loopback, else the machine's.  On the machine's,
 # any program's datagram to one of the test's ports is received and
 # counted (a fuzzer aiming at a port next to its own did that once here).
@@ -111,8 +107,7 @@ OPENSSL_CONF="$scratch/dgrambatch.cnf" OPENSSL_MODULES="$scratch/no-modules" \
 	>"$scratch/server.out" 2>"$scratch/server.err" &
 server_pid=$!
 pids+=("$server_pid")
-port=
-wait_for 20 server_ready && port=$(awk '$1 == "PORT" { print $2; exit }' "$scratch/server.out")
+port=$(server_port 20 "$scratch/server.out" "$server_pid")
 if [ -z "$port" ]; then
 	not_ok "the server did not listen: $(cat "$scratch/server.err")"
 	finish

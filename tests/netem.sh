@@ -127,8 +127,7 @@ quic() {
 		>"$dir/server.out" 2>"$dir/server.err" &
 	server_pid=$!
 	pids+=("$server_pid")
-	wait_for "$wait_limit" quic_server_ready
-	port=$(awk '$1 == "PORT" { print $2; exit }' "$dir/server.out")
+	port=$(server_port "$wait_limit" "$dir/server.out" "$server_pid")
 	if [ -z "$port" ]; then
 		reap "$server_pid"
 		not_ok "$name: the server did not listen on $sa: $(cat "$dir/server.err")"

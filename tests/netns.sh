@@ -213,15 +213,8 @@ sock_seen() {
 	read -r sock_addr sock_port < <(udp_local "$1") && [ -n "${sock_port:-}" ]
 }
 
-# The transfer tests' ways (tests/icmp.sh, tests/netem.sh): a server's
-# output in $dir, its pid in server_pid.
-# quic_server_ready: tests/quic_server said its port, or is gone
-quic_server_ready() {
-	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
-}
-
-# dtls_server_up: s_server's socket is bound in the server's namespace, or
-# it is gone
+# dtls_server_up: s_server (pid in server_pid) has bound its socket in the
+# server's namespace, or is gone (tests/icmp.sh, tests/netem.sh)
 dtls_server_up() {
 	sock_seen "$ns_server" || ! alive "$server_pid"
 }

@@ -94,10 +94,6 @@ need_cert
 write_cnf "$scratch/dgrambatch.cnf"
 mkdir "$scratch/no-modules"
 
-server_ready() {
-	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
-}
-
 # start_server NAME [VAR=VALUE...] -- ARGS...: the test server in the
 # background with the extra environment, on a port the kernel picks and
 # the server reports; sets dir, server_pid and port (empty if it never
@@ -117,9 +113,7 @@ start_server() {
 		>"$dir/server.out" 2>"$dir/server.err" &
 	server_pid=$!
 	pids+=("$server_pid")
-	port=
-	wait_for "$wait_limit" server_ready &&
-		port=$(awk '$1 == "PORT" { print $2; exit }' "$dir/server.out")
+	port=$(server_port "$wait_limit" "$dir/server.out" "$server_pid")
 	[ -n "$port" ]
 }
 

@@ -104,10 +104,6 @@ add() {
 	total[$1]=$((${total[$1]:-0} + $2))
 }
 
-server_ready() {
-	grep -qs '^PORT [0-9]' "$dir/server.out" || ! alive "$server_pid"
-}
-
 # transfer NAME SEED ROUTE [--download]: one transfer, both programs under
 # the random plan (seeds SEED and SEED+1); ROUTE is header or shim.
 # Sets client_status and server_status; false if the server never listened.
@@ -130,9 +126,7 @@ transfer() {
 		>"$dir/server.out" 2>"$dir/server.err" &
 	server_pid=$!
 	pids+=("$server_pid")
-	port=
-	wait_for "$wait_limit" server_ready &&
-		port=$(awk '$1 == "PORT" { print $2; exit }' "$dir/server.out")
+	port=$(server_port "$wait_limit" "$dir/server.out" "$server_pid")
 	if [ -z "$port" ]; then
 		reap "$server_pid"
 		return 1

@@ -115,6 +115,18 @@ gone() {
 	! alive "$1"
 }
 
+# server_port SECONDS FILE PID: the port a QUIC test server (tests/quic_server,
+# tests/quic_load) gave on its "PORT N" line in FILE, once it has; nothing
+# if PID exits first or SECONDS pass.
+server_port() {
+	wait_for "$1" _port_said "$2" "$3" || true
+	awk '$1 == "PORT" { print $2; exit }' "$2"
+}
+
+_port_said() {
+	grep -qs '^PORT [0-9]' "$1" || ! alive "$2"
+}
+
 # reap PID: PID's exit status in $reaped, stopping it first if need be
 reap() {
 	local p keep=()
