@@ -12,7 +12,8 @@
 #   Sets CRYPTO_CFLAGS, CRYPTO_LIBS, SSL_CFLAGS, SSL_LIBS, OPENSSL_BIN,
 #   OPENSSL_LIBDIR, OPENSSL_RUN_LIBDIR (where the openssl command finds its
 #   libraries, empty for the system's), OPENSSL_MODVERSION and
-#   dgb_openssl_prefix.
+#   dgb_openssl_prefix, and the HAVE_OPENSSL_3_2 conditional (headers of
+#   3.2 or later; for the tests only).
 AC_DEFUN([DGB_OPENSSL], [
 AC_ARG_WITH([openssl],
 	[AS_HELP_STRING([--with-openssl=PREFIX],
@@ -69,7 +70,14 @@ AC_COMPUTE_INT([dgb_openssl_major], [OPENSSL_VERSION_MAJOR], [#include <openssl/
 	[AC_MSG_ERROR([cannot read OPENSSL_VERSION_MAJOR from the headers])])
 AS_IF([test "$dgb_openssl_major" -lt 3],
 	[AC_MSG_ERROR([the OpenSSL headers are version $dgb_openssl_major; 3.0 or later is required])])
+AC_COMPUTE_INT([dgb_openssl_minor], [OPENSSL_VERSION_MINOR], [#include <openssl/opensslv.h>],
+	[AC_MSG_ERROR([cannot read OPENSSL_VERSION_MINOR from the headers])])
 CPPFLAGS=$dgb_save_CPPFLAGS
+# Only a test needs more: fuzz_provider_conf hands the provider its
+# configuration with OSSL_PROVIDER_load_ex (3.2 and later), so make check
+# replays it only where the headers have it.
+AM_CONDITIONAL([HAVE_OPENSSL_3_2],
+	[test "$dgb_openssl_major" -gt 3 || test "$dgb_openssl_minor" -ge 2])
 
 AC_SUBST([OPENSSL_BIN])
 AC_SUBST([OPENSSL_LIBDIR])
