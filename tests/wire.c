@@ -38,8 +38,9 @@
  *        held N overflow N txerr N oversize N kernel_drops N
  * where reordered counts UDP frames that left after a later one from the
  * same side, txerr the frames send() refused, oversize the frames too
- * large for any link (an end with segmentation offload on), and kernel_drops the frames the kernel could not queue to the
- * wire's sockets (PACKET_STATISTICS; a loss the wire did not choose).
+ * large for any link (an end with segmentation offload on), and
+ * kernel_drops the frames the kernel could not queue to the wire's
+ * sockets (PACKET_STATISTICS; a loss the wire did not choose).
  * Exits 0, 1 on a socket error, 2 on bad arguments.  Needs CAP_NET_RAW.
  */
 #include "config.h"
@@ -84,6 +85,12 @@ struct side {
 	uint64_t sent_seq; /* highest seq sent on (from this side), plus one */
 };
 
+/* The impairment: milliseconds, percentages, and the most frames held. */
+static struct {
+	double delay, jitter, loss, dup, reorder;
+	size_t limit;
+} opt;
+
 static struct {
 	unsigned long long frames, udp, checksummed, lost, duplicated, reordered, held, overflow,
 		txerr, oversize;
@@ -116,10 +123,16 @@ static uint64_t rng(void)
 	return rng_state * 0x2545f4914f6cdd1du;
 }
 
+/* Uniform in [0, 1). */
+static double uniform(void)
+{
+	return (double)(rng() >> 11) / (double)(1ull << 53);
+}
+
 /* True with probability pct percent (pct in [0, 100]). */
 static int chance(double pct)
 {
-	return pct > 0 && (double)(rng() >> 11) / (double)(1ull << 53) * 100.0 < pct;
+	return pct > 0 && uniform() * 100.0 < pct;
 }
 
 /* The min-heap of held frames, by (due, order). */
@@ -314,15 +327,15 @@ static void transmit(struct side *sides, const struct held *h)
 
 /* Holds a copy of the frame until now + delay (+- jitter), or sends it at once. */
 static void hold(struct side *sides, int side, const unsigned char *f, size_t len, uint64_t seq,
-		 uint64_t now, double delay_ms, double jitter_ms, double reorder, size_t limit)
+		 uint64_t now)
 {
 	static uint64_t order;
 	struct held h = { .due = now, .order = order++, .seq = seq, .side = side, .len = len };
-	double ms = delay_ms;
+	double ms = opt.delay;
 
-	if (delay_ms > 0 && !chance(reorder)) {
-		if (jitter_ms > 0)
-			ms += ((double)(rng() >> 11) / (double)(1ull << 53) * 2.0 - 1.0) * jitter_ms;
+	if (opt.delay > 0 && !chance(opt.reorder)) {
+		if (opt.jitter > 0)
+			ms += (uniform() * 2.0 - 1.0) * opt.jitter;
 		if (ms > 0)
 			h.due = now + (uint64_t)(ms * 1e6);
 	}
@@ -332,7 +345,7 @@ static void hold(struct side *sides, int side, const unsigned char *f, size_t le
 		transmit(sides, &h);
 		return;
 	}
-	if (nheld >= limit) {
+	if (nheld >= opt.limit) {
 		st.overflow++;
 		return;
 	}
@@ -385,7 +398,7 @@ int main(int argc, char **argv)
 {
 	static unsigned char buf[65536];
 	struct side sides[2] = { { .fd = -1 }, { .fd = -1 } };
-	double delay = 0, jitter = 0, loss = 0, dup = 0, reorder = 0, limit = 1000, seed = 0;
+	double limit = 1000, seed = 0;
 	unsigned long long drops = 0;
 	struct sigaction sa;
 	sigset_t block, waitmask;
@@ -399,15 +412,15 @@ int main(int argc, char **argv)
 		else if (ok && strcmp(o, "--b") == 0)
 			sides[1].name = a;
 		else if (ok && strcmp(o, "--delay") == 0)
-			ok = parse_num(o, a, 10000, &delay);
+			ok = parse_num(o, a, 10000, &opt.delay);
 		else if (ok && strcmp(o, "--jitter") == 0)
-			ok = parse_num(o, a, 10000, &jitter);
+			ok = parse_num(o, a, 10000, &opt.jitter);
 		else if (ok && strcmp(o, "--loss") == 0)
-			ok = parse_num(o, a, 100, &loss);
+			ok = parse_num(o, a, 100, &opt.loss);
 		else if (ok && strcmp(o, "--duplicate") == 0)
-			ok = parse_num(o, a, 100, &dup);
+			ok = parse_num(o, a, 100, &opt.dup);
 		else if (ok && strcmp(o, "--reorder") == 0)
-			ok = parse_num(o, a, 100, &reorder);
+			ok = parse_num(o, a, 100, &opt.reorder);
 		else if (ok && strcmp(o, "--limit") == 0)
 			ok = parse_num(o, a, 1000000, &limit) && limit >= 1;
 		else if (ok && strcmp(o, "--seed") == 0)
@@ -428,6 +441,7 @@ int main(int argc, char **argv)
 	}
 	if (seed > 0)
 		rng_state ^= (uint64_t)seed * 0x100000001b3u;
+	opt.limit = (size_t)limit;
 	if (!open_side(&sides[0]) || !open_side(&sides[1]))
 		return 1;
 	/*
@@ -531,18 +545,17 @@ int main(int argc, char **argv)
 				st.udp++;
 				if (unready && plain && fill_udp_checksum(buf, (size_t)len))
 					st.checksummed++;
-				if (chance(loss)) {
+				if (chance(opt.loss)) {
 					st.lost++;
 					sides[s].next_seq++;
 					continue;
 				}
-				if (chance(dup)) {
+				if (chance(opt.dup)) {
 					st.duplicated++;
 					copies = 2;
 				}
 				for (int c = 0; c < copies; c++)
-					hold(sides, s, buf, (size_t)len, sides[s].next_seq, now, delay,
-					     jitter, reorder, (size_t)limit);
+					hold(sides, s, buf, (size_t)len, sides[s].next_seq, now);
 				sides[s].next_seq++;
 			}
 		}
